@@ -1,0 +1,38 @@
+// Micro-benchmarks of the CPU matrix-vector kernels: bytes of weights streamed per second.
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "backend/cpu/matmul.h"
+#include "tensor/quant.h"
+
+namespace riglm {
+namespace {
+
+void BM_MatVec(benchmark::State& state, DType type) {
+  const int64_t rows = 2048, cols = 2048;
+  std::vector<float> values(rows * cols);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+  std::vector<uint8_t> weights(RowBytes(type, rows * cols));
+  QuantizeRow(type, values.data(), weights.data(), rows * cols);
+  cpu::WeightMatrix w{type, weights.data(), rows, cols, RowBytes(type, cols)};
+  std::vector<float> x(cols, 0.25f), y(rows);
+  ThreadPool pool(static_cast<int>(state.range(0)));
+  cpu::MatMulScratch scratch;
+  for (auto _ : state) {
+    cpu::MatMul(w, x.data(), 1, y.data(), pool, scratch);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(weights.size()));
+}
+
+BENCHMARK_CAPTURE(BM_MatVec, f32, DType::kF32)->Arg(1)->Arg(2);
+BENCHMARK_CAPTURE(BM_MatVec, f16, DType::kF16)->Arg(1)->Arg(2);
+BENCHMARK_CAPTURE(BM_MatVec, bf16, DType::kBF16)->Arg(1)->Arg(2);
+BENCHMARK_CAPTURE(BM_MatVec, q8_0, DType::kQ8_0)->Arg(1)->Arg(2);
+BENCHMARK_CAPTURE(BM_MatVec, q4_0, DType::kQ4_0)->Arg(1)->Arg(2);
+
+}  // namespace
+}  // namespace riglm
+
+BENCHMARK_MAIN();

@@ -1,0 +1,35 @@
+// Matrix products of GGUF weight matrices with float activations on the CPU.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "tensor/dtype.h"
+#include "util/thread_pool.h"
+
+namespace riglm::cpu {
+
+// A row-major weight matrix as stored in GGUF: `rows` rows of `cols` elements each.
+struct WeightMatrix {
+  DType type = DType::kF32;
+  const uint8_t* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  uint64_t row_bytes = 0;
+};
+
+// True when this build has a kernel for weights of `type` (and `cols` fits its blocks).
+bool MatMulSupports(DType type);
+
+// Reusable buffer for activations converted to the kernels' input format; grows as needed
+// and is kept between calls so that steady-state decoding allocates nothing.
+struct MatMulScratch {
+  std::vector<uint8_t> activations;
+};
+
+// out[t * w.rows + r] = dot(W[r, :], x[t * w.cols : (t + 1) * w.cols]) for t < num_tokens.
+// REQUIRES: MatMulSupports(w.type).
+void MatMul(const WeightMatrix& w, const float* x, int64_t num_tokens, float* out, ThreadPool& pool,
+            MatMulScratch& scratch);
+
+}  // namespace riglm::cpu

@@ -1,0 +1,81 @@
+#include "backend/cpu/ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace riglm::cpu {
+
+void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+  double sum_sq = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum_sq += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(sum_sq / static_cast<double>(n) + eps));
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void Rope(float* x, int num_heads, int head_dim, int rot_dims, int64_t position, const float* inv_freq,
+          RopeStyle style) {
+  const int half = rot_dims / 2;
+  for (int i = 0; i < half; ++i) {
+    const double angle = static_cast<double>(position) * inv_freq[i];
+    const float c = static_cast<float>(std::cos(angle));
+    const float s = static_cast<float>(std::sin(angle));
+    const int a_idx = style == RopeStyle::kInterleaved ? 2 * i : i;
+    const int b_idx = style == RopeStyle::kInterleaved ? 2 * i + 1 : i + half;
+    for (int head_idx = 0; head_idx < num_heads; ++head_idx) {
+      float* v = x + static_cast<int64_t>(head_idx) * head_dim;
+      const float a = v[a_idx], b = v[b_idx];
+      v[a_idx] = a * c - b * s;
+      v[b_idx] = a * s + b * c;
+    }
+  }
+}
+
+void Softmax(float* x, int64_t n) {
+  float max = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) max = std::max(max, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void SwiGlu(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void AttendOneHead(const float* q, const float* keys, const float* values, int64_t num_keys, int64_t kv_stride,
+                   int head_dim, float scale, float* out) {
+  float running_max = -std::numeric_limits<float>::infinity();
+  float running_sum = 0.0f;
+  std::fill(out, out + head_dim, 0.0f);
+  for (int64_t j = 0; j < num_keys; ++j) {
+    const float* k = keys + j * kv_stride;
+    float score = 0.0f;
+    for (int d = 0; d < head_dim; ++d) score += q[d] * k[d];
+    score *= scale;
+    const float* v = values + j * kv_stride;
+    if (score > running_max) {
+      // Rescale what was accumulated under the old maximum.
+      const float correction = std::exp(running_max - score);
+      running_sum *= correction;
+      for (int d = 0; d < head_dim; ++d) out[d] *= correction;
+      running_max = score;
+    }
+    const float weight = std::exp(score - running_max);
+    running_sum += weight;
+    for (int d = 0; d < head_dim; ++d) out[d] += weight * v[d];
+  }
+  if (running_sum > 0.0f) {
+    const float inv = 1.0f / running_sum;
+    for (int d = 0; d < head_dim; ++d) out[d] *= inv;
+  }
+}
+
+}  // namespace riglm::cpu

@@ -1,0 +1,32 @@
+// Elementwise and per-head transformer ops on float activations. Model-agnostic: no tensor
+// names, layer numbers or requests here.
+#pragma once
+
+#include <cstdint>
+
+namespace riglm::cpu {
+
+// out = x / sqrt(mean(x^2) + eps) * weight. out may alias x.
+void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out);
+
+enum class RopeStyle {
+  kInterleaved,  // rotates pairs (2i, 2i+1): GGUF llama after the converter's permutation
+  kNeox,         // rotates pairs (i, i + rot_dims/2): qwen2, GPT-NeoX
+};
+
+// Rotates the first `rot_dims` of each of `num_heads` vectors of `head_dim` at `x` by angles
+// position * inv_freq[i], i < rot_dims/2.
+void Rope(float* x, int num_heads, int head_dim, int rot_dims, int64_t position, const float* inv_freq,
+          RopeStyle style);
+
+void Softmax(float* x, int64_t n);  // in place, numerically stable
+
+// out[i] = silu(gate[i]) * up[i]; out may alias gate.
+void SwiGlu(const float* gate, const float* up, int64_t n, float* out);
+
+// One query head against `num_keys` cached keys/values (rows `kv_stride` floats apart), with
+// a single-pass online softmax: out = sum_j softmax(scale * q.k_j)_j v_j.
+void AttendOneHead(const float* q, const float* keys, const float* values, int64_t num_keys, int64_t kv_stride,
+                   int head_dim, float scale, float* out);
+
+}  // namespace riglm::cpu

@@ -1,0 +1,34 @@
+// Dot products of one weight row with one activation row, per weight type and instruction set.
+// Quantized weights are multiplied with activations quantized on the fly (to Q8_0), so the
+// inner loop is integer arithmetic; float weights take float activations.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "tensor/dtype.h"
+
+namespace riglm::cpu {
+
+using VecDotFn = float (*)(int64_t num_elements, const void* weight_row, const void* activation_row);
+
+struct VecDotKernel {
+  DType weight_type;
+  DType activation_type;  // kF32 or kQ8_0
+  VecDotFn fn = nullptr;
+};
+
+enum class Isa { kScalar, kAvx2 };
+std::string_view IsaName(Isa isa);
+bool IsaAvailable(Isa isa);  // what this CPU can run
+Isa BestIsa();               // chosen once, from CPUID
+
+// The kernel for `weight_type` on `isa`, or one with fn == nullptr when there is none.
+VecDotKernel GetVecDotKernel(DType weight_type, Isa isa);
+inline VecDotKernel GetVecDotKernel(DType weight_type) { return GetVecDotKernel(weight_type, BestIsa()); }
+
+// Per-ISA tables, defined in kernels/<isa>/.
+VecDotFn ScalarVecDot(DType weight_type);
+VecDotFn Avx2VecDot(DType weight_type);
+
+}  // namespace riglm::cpu

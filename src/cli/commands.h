@@ -1,0 +1,12 @@
+// Subcommands of the riglm binary. Each Add*Command registers its flags and its action on the
+// app; the action's exit code is stored in `exit_code`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace riglm::cli {
+
+void AddRunCommand(CLI::App& app, int& exit_code);
+void AddPerplexityCommand(CLI::App& app, int& exit_code);
+
+}  // namespace riglm::cli

@@ -1,0 +1,149 @@
+#include "model/forward.h"
+
+#include <cmath>
+
+#include "backend/cpu/ops.h"
+#include "tensor/quant.h"
+
+namespace riglm {
+
+ForwardPass::ForwardPass(const LlamaModel& model, ThreadPool& pool)
+    : model_(model), config_(model.config()), pool_(pool) {}
+
+Status ForwardPass::Validate(const Batch& batch, const KvCache& cache) const {
+  if (batch.size() == 0) return InvalidArgument("empty batch");
+  for (int64_t i = 0; i < batch.size(); ++i) {
+    if (batch.tokens[i] < 0 || batch.tokens[i] >= config_.vocab_size) {
+      return InvalidArgument("token id " + std::to_string(batch.tokens[i]) + " is outside the vocabulary of " +
+                             std::to_string(config_.vocab_size));
+    }
+    if (batch.positions[i] < 0 || batch.positions[i] >= cache.context_length()) {
+      return InvalidArgument("position " + std::to_string(batch.positions[i]) + " is outside the context of " +
+                             std::to_string(cache.context_length()) + " tokens");
+    }
+    if (batch.seq_ids[i] < 0 || batch.seq_ids[i] >= cache.num_sequences()) {
+      return InvalidArgument("sequence " + std::to_string(batch.seq_ids[i]) + " does not exist");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ForwardPass::Run(const Batch& batch, KvCache& cache, std::vector<float>* logits) {
+  RIGLM_RETURN_IF_ERROR(Validate(batch, cache));
+  hidden_.resize(batch.size() * config_.embedding_length);
+  Embed(batch, hidden_.data());
+  RunLayers(0, config_.block_count, batch, cache, hidden_.data());
+  Head(batch, hidden_.data(), logits);
+  return Status::Ok();
+}
+
+void ForwardPass::Embed(const Batch& batch, float* hidden) {
+  const cpu::WeightMatrix& e = model_.token_embedding();
+  for (int64_t i = 0; i < batch.size(); ++i) {
+    DequantizeRow(e.type, e.data + batch.tokens[i] * e.row_bytes, hidden + i * e.cols, e.cols);
+  }
+}
+
+void ForwardPass::RunLayers(int64_t first_layer, int64_t end_layer, const Batch& batch, KvCache& cache,
+                            float* hidden) {
+  const int64_t n = batch.size();
+  const int64_t embd = config_.embedding_length;
+  const int64_t ffn = config_.feed_forward_length;
+  normed_.resize(n * embd);
+  q_.resize(n * config_.q_width());
+  k_.resize(n * config_.kv_width());
+  v_.resize(n * config_.kv_width());
+  attn_out_.resize(n * config_.q_width());
+  proj_.resize(n * embd);
+  gate_.resize(n * ffn);
+  up_.resize(n * ffn);
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+
+  for (int64_t layer_idx = first_layer; layer_idx < end_layer; ++layer_idx) {
+    const LayerWeights& w = model_.layers()[layer_idx];
+    for (int64_t t = 0; t < n; ++t) {
+      cpu::RmsNorm(hidden + t * embd, w.attn_norm.data(), embd, eps, normed_.data() + t * embd);
+    }
+    cpu::MatMul(w.attn_q, normed_.data(), n, q_.data(), pool_, scratch_);
+    cpu::MatMul(w.attn_k, normed_.data(), n, k_.data(), pool_, scratch_);
+    cpu::MatMul(w.attn_v, normed_.data(), n, v_.data(), pool_, scratch_);
+    Attention(layer_idx, batch, cache);
+    cpu::MatMul(w.attn_output, attn_out_.data(), n, proj_.data(), pool_, scratch_);
+    for (int64_t i = 0; i < n * embd; ++i) hidden[i] += proj_[i];
+
+    for (int64_t t = 0; t < n; ++t) {
+      cpu::RmsNorm(hidden + t * embd, w.ffn_norm.data(), embd, eps, normed_.data() + t * embd);
+    }
+    cpu::MatMul(w.ffn_gate, normed_.data(), n, gate_.data(), pool_, scratch_);
+    cpu::MatMul(w.ffn_up, normed_.data(), n, up_.data(), pool_, scratch_);
+    pool_.ParallelFor(n, 1, [&](int64_t begin, int64_t end) {
+      cpu::SwiGlu(gate_.data() + begin * ffn, up_.data() + begin * ffn, (end - begin) * ffn,
+                  gate_.data() + begin * ffn);
+    });
+    cpu::MatMul(w.ffn_down, gate_.data(), n, proj_.data(), pool_, scratch_);
+    for (int64_t i = 0; i < n * embd; ++i) hidden[i] += proj_[i];
+  }
+}
+
+void ForwardPass::Attention(int64_t layer_idx, const Batch& batch, KvCache& cache) {
+  const LayerWeights& w = model_.layers()[layer_idx];
+  const int64_t n = batch.size();
+  const int64_t q_width = config_.q_width();
+  const int64_t kv_width = config_.kv_width();
+  const int head_dim = static_cast<int>(config_.head_dim);
+  const int rope_dims = static_cast<int>(config_.rope_dims);
+
+  // Biases and rotary embedding, then every key and value of the batch goes into the cache
+  // before any query reads it, so tokens of one prompt see each other causally.
+  for (int64_t t = 0; t < n; ++t) {
+    float* q = q_.data() + t * q_width;
+    float* k = k_.data() + t * kv_width;
+    float* v = v_.data() + t * kv_width;
+    if (!w.bias_q.empty()) {
+      for (int64_t i = 0; i < q_width; ++i) q[i] += w.bias_q[i];
+      for (int64_t i = 0; i < kv_width; ++i) k[i] += w.bias_k[i];
+      for (int64_t i = 0; i < kv_width; ++i) v[i] += w.bias_v[i];
+    }
+    const int64_t pos = batch.positions[t];
+    cpu::Rope(q, static_cast<int>(config_.head_count), head_dim, rope_dims, pos, model_.rope_inv_freq().data(),
+              config_.rope_style);
+    cpu::Rope(k, static_cast<int>(config_.head_count_kv), head_dim, rope_dims, pos, model_.rope_inv_freq().data(),
+              config_.rope_style);
+    std::copy(k, k + kv_width, cache.keys(batch.seq_ids[t], layer_idx) + pos * kv_width);
+    std::copy(v, v + kv_width, cache.values(batch.seq_ids[t], layer_idx) + pos * kv_width);
+  }
+
+  const int64_t heads = config_.head_count;
+  const int64_t group = config_.head_count / config_.head_count_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  pool_.ParallelFor(n * heads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t t = item / heads;
+      const int64_t head_idx = item % heads;
+      const int64_t kv_head = head_idx / group;
+      const int seq = batch.seq_ids[t];
+      cpu::AttendOneHead(q_.data() + t * q_width + head_idx * head_dim,
+                         cache.keys(seq, layer_idx) + kv_head * head_dim,
+                         cache.values(seq, layer_idx) + kv_head * head_dim, batch.positions[t] + 1, kv_width, head_dim,
+                         scale, attn_out_.data() + t * q_width + head_idx * head_dim);
+    }
+  });
+}
+
+void ForwardPass::Head(const Batch& batch, const float* hidden, std::vector<float>* logits) {
+  const int64_t embd = config_.embedding_length;
+  int64_t wanted = 0;
+  for (uint8_t w : batch.want_logits) wanted += w;
+  normed_.resize(std::max<int64_t>(wanted, 1) * embd);
+  int64_t row = 0;
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  for (int64_t t = 0; t < batch.size(); ++t) {
+    if (!batch.want_logits[t]) continue;
+    cpu::RmsNorm(hidden + t * embd, model_.output_norm().data(), embd, eps, normed_.data() + row * embd);
+    ++row;
+  }
+  logits->resize(wanted * config_.vocab_size);
+  if (wanted > 0) cpu::MatMul(model_.output(), normed_.data(), wanted, logits->data(), pool_, scratch_);
+}
+
+}  // namespace riglm

@@ -1,0 +1,57 @@
+// A llama-family model (llama, qwen2) held in memory: its config and views of its weights.
+// The weights stay in the memory-mapped GGUF file; norms and biases are copied to float.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/matmul.h"
+#include "format/gguf.h"
+#include "io/mapped_file.h"
+#include "model/config.h"
+
+namespace riglm {
+
+struct LayerWeights {
+  std::vector<float> attn_norm;  // [embedding]
+  cpu::WeightMatrix attn_q;      // [q_width rows, embedding cols]
+  cpu::WeightMatrix attn_k;      // [kv_width, embedding]
+  cpu::WeightMatrix attn_v;      // [kv_width, embedding]
+  cpu::WeightMatrix attn_output; // [embedding, q_width]
+  std::vector<float> bias_q, bias_k, bias_v;  // qwen2 only
+  std::vector<float> ffn_norm;   // [embedding]
+  cpu::WeightMatrix ffn_gate;    // [ffn, embedding]
+  cpu::WeightMatrix ffn_up;      // [ffn, embedding]
+  cpu::WeightMatrix ffn_down;    // [embedding, ffn]
+};
+
+class LlamaModel {
+ public:
+  // Maps the file, parses and validates it, and checks every tensor's shape and type.
+  static Result<std::unique_ptr<LlamaModel>> Load(const std::string& path);
+  // For a GGUF already parsed over memory the caller keeps alive (tests, other sources).
+  static Result<std::unique_ptr<LlamaModel>> FromGguf(GgufFile gguf, const uint8_t* file_bytes);
+
+  const ModelConfig& config() const { return config_; }
+  const GgufFile& gguf() const { return gguf_; }
+  const std::vector<LayerWeights>& layers() const { return layers_; }
+  const cpu::WeightMatrix& token_embedding() const { return token_embedding_; }  // [vocab, embedding]
+  const cpu::WeightMatrix& output() const { return output_; }                    // [vocab, embedding]
+  const std::vector<float>& output_norm() const { return output_norm_; }
+  const std::vector<float>& rope_inv_freq() const { return rope_inv_freq_; }
+  uint64_t weight_bytes() const { return weight_bytes_; }
+
+ private:
+  MappedFile file_;
+  GgufFile gguf_;
+  ModelConfig config_;
+  std::vector<LayerWeights> layers_;
+  cpu::WeightMatrix token_embedding_;
+  cpu::WeightMatrix output_;
+  std::vector<float> output_norm_;
+  std::vector<float> rope_inv_freq_;
+  uint64_t weight_bytes_ = 0;
+};
+
+}  // namespace riglm

@@ -1,0 +1,106 @@
+#include "util/thread_pool.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <string>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RIGLM_CPU_RELAX() _mm_pause()
+#else
+#define RIGLM_CPU_RELAX() ((void)0)
+#endif
+
+namespace riglm {
+namespace {
+constexpr int kSpinIterations = 20000;
+}
+
+ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
+  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_.store(true);
+    generation_.fetch_add(1);
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::WorkerLoop(int thread_idx) {
+  uint64_t seen = 0;
+  while (true) {
+    uint64_t gen = generation_.load(std::memory_order_acquire);
+    for (int spin = 0; gen == seen && spin < kSpinIterations; ++spin) {
+      RIGLM_CPU_RELAX();
+      gen = generation_.load(std::memory_order_acquire);
+    }
+    if (gen == seen) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      gen = generation_.load(std::memory_order_acquire);
+    }
+    seen = gen;
+    if (stop_.load()) return;
+    (*job_)(thread_idx, num_threads_);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+void ThreadPool::Run(const std::function<void(int, int)>& fn) {
+  if (num_threads_ == 1) {
+    fn(0, 1);
+    return;
+  }
+  job_ = &fn;
+  pending_.store(num_threads_ - 1, std::memory_order_release);
+  {
+    // The lock orders the generation bump with sleepers' predicate check.
+    std::lock_guard<std::mutex> lock(mutex_);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  wake_.notify_all();
+  fn(0, num_threads_);
+  while (pending_.load(std::memory_order_acquire) != 0) RIGLM_CPU_RELAX();
+  job_ = nullptr;
+}
+
+void ThreadPool::ParallelFor(int64_t count, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (count <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  const int64_t chunks = (count + grain - 1) / grain;
+  if (num_threads_ == 1 || chunks == 1) {
+    fn(0, count);
+    return;
+  }
+  Run([&](int thread_idx, int num_threads) {
+    const int64_t first_chunk = chunks * thread_idx / num_threads;
+    const int64_t last_chunk = chunks * (thread_idx + 1) / num_threads;
+    const int64_t begin = first_chunk * grain;
+    const int64_t end = std::min(count, last_chunk * grain);
+    if (begin < end) fn(begin, end);
+  });
+}
+
+int ThreadPool::DefaultThreadCount() {
+  // Count distinct (package, core) pairs: hyperthreads share a core's memory bandwidth and
+  // vector units, so more threads than cores usually slows decoding down.
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::set<std::pair<std::string, std::string>> cores;
+  std::string line, physical_id = "0";
+  while (std::getline(cpuinfo, line)) {
+    auto value = [&] { return line.substr(line.find(':') + 1); };
+    if (line.rfind("physical id", 0) == 0) physical_id = value();
+    if (line.rfind("core id", 0) == 0) cores.emplace(physical_id, value());
+  }
+  int hw = static_cast<int>(std::thread::hardware_concurrency());
+  int n = cores.empty() ? hw : static_cast<int>(cores.size());
+  if (hw > 0) n = std::min(n, hw);
+  return std::max(1, n);
+}
+
+}  // namespace riglm

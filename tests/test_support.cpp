@@ -1,0 +1,156 @@
+#include "test_support.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tensor/quant.h"
+
+namespace riglm::testing {
+
+std::string SharedDir() {
+  const char* env = std::getenv("RIGLM_SHARED_DIR");
+  return env != nullptr && *env != '\0' ? env : RIGLM_SHARED_DIR_DEFAULT;
+}
+
+std::string SharedPath(const std::string& relative) { return SharedDir() + "/" + relative; }
+std::string Stories260KPath() { return SharedPath("models/stories260K.gguf"); }
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "riglm-test-XXXXXX").string();
+  char* made = mkdtemp(pattern.data());
+  path_ = made != nullptr ? made : "/tmp";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (path_ != "/tmp") std::filesystem::remove_all(path_, ec);
+}
+
+std::vector<float> RandomFloats(size_t n, uint64_t seed, float scale) {
+  std::vector<float> out(n);
+  uint64_t state = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (float& f : out) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    f = scale * (static_cast<float>(state >> 40) / static_cast<float>(1ull << 24) * 2.0f - 1.0f);
+  }
+  return out;
+}
+
+std::vector<uint8_t> EncodeAs(DType type, const std::vector<float>& values) {
+  std::vector<uint8_t> bytes(RowBytes(type, values.size()));
+  QuantizeRow(type, values.data(), bytes.data(), static_cast<int64_t>(values.size()));
+  return bytes;
+}
+
+GgufWriter SyntheticModel(const SyntheticModelSpec& s) {
+  GgufWriter w;
+  const std::string& a = s.architecture;
+  w.SetString("general.architecture", a);
+  w.SetString("general.name", "synthetic-" + a);
+  w.SetUint32(a + ".context_length", static_cast<uint32_t>(s.context));
+  w.SetUint32(a + ".embedding_length", static_cast<uint32_t>(s.embedding));
+  w.SetUint32(a + ".block_count", static_cast<uint32_t>(s.layers));
+  w.SetUint32(a + ".feed_forward_length", static_cast<uint32_t>(s.ffn));
+  w.SetUint32(a + ".attention.head_count", static_cast<uint32_t>(s.heads));
+  w.SetUint32(a + ".attention.head_count_kv", static_cast<uint32_t>(s.kv_heads));
+  w.SetFloat32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
+  w.SetFloat32(a + ".rope.freq_base", a == "qwen2" ? 1000000.0f : 10000.0f);
+
+  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
+  std::vector<int32_t> types = {2, 3, 3};
+  for (int b = 0; b < 256 && static_cast<int64_t>(tokens.size()) < s.vocab; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    tokens.push_back(name);
+    types.push_back(6);
+  }
+  while (static_cast<int64_t>(tokens.size()) < s.vocab) {
+    tokens.push_back("\xe2\x96\x81piece" + std::to_string(tokens.size()));
+    types.push_back(1);
+  }
+  std::vector<float> scores(tokens.size());
+  for (size_t i = 0; i < scores.size(); ++i) scores[i] = -static_cast<float>(i);
+  w.SetString("tokenizer.ggml.model", "llama");
+  w.SetStringArray("tokenizer.ggml.tokens", tokens);
+  w.SetFloat32Array("tokenizer.ggml.scores", scores);
+  w.SetInt32Array("tokenizer.ggml.token_type", types);
+  w.SetUint32("tokenizer.ggml.bos_token_id", 1);
+  w.SetUint32("tokenizer.ggml.eos_token_id", 2);
+  w.SetUint32("tokenizer.ggml.unknown_token_id", 0);
+
+  uint64_t seed = s.seed * 1000;
+  const int64_t head_dim = s.embedding / s.heads;
+  auto matrix = [&](const std::string& name, int64_t cols, int64_t rows, DType type) {
+    const float scale = 1.0f / std::sqrt(static_cast<float>(cols));
+    w.AddTensor(name, type, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)},
+                EncodeAs(type, RandomFloats(cols * rows, ++seed, scale * 1.7f)));
+  };
+  auto vector = [&](const std::string& name, int64_t n, float base, float spread) {
+    std::vector<float> v = RandomFloats(n, ++seed, spread);
+    for (float& x : v) x += base;
+    w.AddTensor(name, DType::kF32, {static_cast<uint64_t>(n)}, EncodeAs(DType::kF32, v));
+  };
+  matrix("token_embd.weight", s.embedding, s.vocab, s.weight_type);
+  vector("output_norm.weight", s.embedding, 1.0f, 0.2f);
+  if (!s.tied_output) matrix("output.weight", s.embedding, s.vocab, s.weight_type);
+  for (int64_t l = 0; l < s.layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    vector(p + "attn_norm.weight", s.embedding, 1.0f, 0.2f);
+    matrix(p + "attn_q.weight", s.embedding, s.heads * head_dim, s.weight_type);
+    matrix(p + "attn_k.weight", s.embedding, s.kv_heads * head_dim, s.weight_type);
+    matrix(p + "attn_v.weight", s.embedding, s.kv_heads * head_dim, s.weight_type);
+    matrix(p + "attn_output.weight", s.heads * head_dim, s.embedding, s.weight_type);
+    if (a == "qwen2") {
+      vector(p + "attn_q.bias", s.heads * head_dim, 0.0f, 0.5f);
+      vector(p + "attn_k.bias", s.kv_heads * head_dim, 0.0f, 0.5f);
+      vector(p + "attn_v.bias", s.kv_heads * head_dim, 0.0f, 0.5f);
+    }
+    vector(p + "ffn_norm.weight", s.embedding, 1.0f, 0.2f);
+    matrix(p + "ffn_gate.weight", s.embedding, s.ffn, s.weight_type);
+    matrix(p + "ffn_up.weight", s.embedding, s.ffn, s.weight_type);
+    matrix(p + "ffn_down.weight", s.ffn, s.embedding, s.weight_type);
+  }
+  return w;
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+CommandResult RunRiglm(const std::string& args) {
+  TempDir dir;
+  const std::string out_path = dir.File("stdout"), err_path = dir.File("stderr");
+  const std::string command = ShellQuote(RIGLM_BINARY) + " " + args + " >" + ShellQuote(out_path) + " 2>" +
+                              ShellQuote(err_path) + " </dev/null";
+  CommandResult result;
+  int status = std::system(command.c_str());
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto slurp = [](const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  };
+  result.out = slurp(out_path);
+  result.err = slurp(err_path);
+  return result;
+}
+
+}  // namespace riglm::testing
