@@ -1,6 +1,30 @@
 #include "backend/cpu/vec_dot.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 namespace riglm::cpu {
+
+namespace {
+
+#if defined(__x86_64__)
+// Asks CPUID directly (compilers disagree on which feature names __builtin_cpu_supports
+// knows), and checks that the OS saves the YMM registers.
+bool HasAvx2FmaF16c() {
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+  const bool fma = ecx & (1u << 12), osxsave = ecx & (1u << 27), avx = ecx & (1u << 28), f16c = ecx & (1u << 29);
+  if (!(fma && osxsave && avx && f16c)) return false;
+  unsigned xcr0_lo, xcr0_hi;
+  __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  if ((xcr0_lo & 0x6) != 0x6) return false;  // XMM and YMM state
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  return ebx & (1u << 5);
+}
+#endif
+
+}  // namespace
 
 std::string_view IsaName(Isa isa) {
   switch (isa) {
@@ -15,7 +39,7 @@ bool IsaAvailable(Isa isa) {
     case Isa::kScalar: return true;
     case Isa::kAvx2:
 #if defined(__x86_64__)
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return HasAvx2FmaF16c();
 #else
       return false;
 #endif

@@ -1,0 +1,100 @@
+// End-to-end tests of the riglm binary.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "test_support.h"
+
+namespace riglm {
+namespace {
+
+using testing::RunRiglm;
+using testing::ShellQuote;
+
+// The greedy sample the model's author published, from ../shared/models/README.md (the
+// fenced block after "Published reference output").
+std::string PublishedSample() {
+  std::ifstream f(testing::SharedPath("models/README.md"));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string readme = ss.str();
+  const size_t section = readme.find("Published reference output");
+  const size_t open = readme.find("```\n", section);
+  const size_t close = readme.find("\n```", open + 4);
+  if (section == std::string::npos || open == std::string::npos || close == std::string::npos) return "";
+  return readme.substr(open + 4, close - open - 4);
+}
+
+TEST(CliTest, Stories260KGreedyMatchesPublishedSample) {
+  const std::string expected = PublishedSample();
+  ASSERT_GT(expected.size(), 500u);
+  const auto r = RunRiglm("run -m " + ShellQuote(testing::Stories260KPath()) + " -p '' --temp 0 -n 256");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string text = r.out;
+  if (!text.empty() && text[0] == ' ') text.erase(0, 1);  // the README allows one leading space
+  EXPECT_EQ(text.substr(0, expected.size()), expected);
+  EXPECT_NE(r.err.find("tokens/s"), std::string::npos);
+}
+
+TEST(CliTest, RunHonoursMaxTokensAndStopStrings) {
+  const std::string model = ShellQuote(testing::Stories260KPath());
+  const auto stopped = RunRiglm("run -m " + model + " -p 'Once upon a time' --temp 0 -n 200 --stop Lily");
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_EQ(stopped.out, "Once upon a time, there was a little girl named \n");
+  EXPECT_NE(stopped.err.find("stop: stop"), std::string::npos);
+  const auto sampled = RunRiglm("run -m " + model + " -p 'Once' --temp 0.8 --seed 3 -n 20");
+  const auto again = RunRiglm("run -m " + model + " -p 'Once' --temp 0.8 --seed 3 -n 20");
+  EXPECT_EQ(sampled.out, again.out);
+  EXPECT_NE(sampled.err.find("generation:     20 tokens"), std::string::npos) << sampled.err;
+}
+
+TEST(CliTest, ClearErrorsForBadInput) {
+  const auto missing = RunRiglm("run -m /nonexistent.gguf -p hi");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("/nonexistent.gguf: no such file"), std::string::npos) << missing.err;
+
+  testing::TempDir dir;
+  const std::string junk = dir.File("junk.gguf");
+  std::ofstream(junk) << "this is not a model";
+  const auto bad = RunRiglm("run -m " + ShellQuote(junk) + " -p hi");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("not a GGUF file"), std::string::npos) << bad.err;
+
+  const auto temp = RunRiglm("run -m " + ShellQuote(testing::Stories260KPath()) + " -p hi --temp -1");
+  EXPECT_NE(temp.exit_code, 0);
+  EXPECT_NE(temp.err.find("temperature"), std::string::npos) << temp.err;
+
+  const auto no_command = RunRiglm("");
+  EXPECT_NE(no_command.exit_code, 0);
+  const auto help = RunRiglm("run --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--ctx-size"), std::string::npos);
+}
+
+TEST(CliTest, PerplexityPrintsFinalEstimate) {
+  testing::TempDir dir;
+  const std::string text_path = dir.File("text.txt");
+  {
+    std::ofstream text(text_path);
+    for (int i = 0; i < 4; ++i) text << PublishedSample() << "\n";
+  }
+  const auto r = RunRiglm("perplexity -m " + ShellQuote(testing::Stories260KPath()) + " -f " + ShellQuote(text_path) +
+                          " -c 128");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const size_t at = r.out.find("Final estimate: PPL = ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const double ppl = std::stod(r.out.substr(at + 22));
+  // The model's own greedy text is very predictable to it.
+  EXPECT_GT(ppl, 1.0);
+  EXPECT_LT(ppl, 3.0);
+  EXPECT_NE(r.out.find(" +/- "), std::string::npos);
+
+  const auto short_text = RunRiglm("perplexity -m " + ShellQuote(testing::Stories260KPath()) + " -f " +
+                                   ShellQuote(text_path) + " -c 100000");
+  EXPECT_NE(short_text.exit_code, 0);
+  EXPECT_NE(short_text.err.find("fewer than one chunk"), std::string::npos) << short_text.err;
+}
+
+}  // namespace
+}  // namespace riglm

@@ -1,0 +1,118 @@
+// Every weight type, on every instruction set this CPU has: matrix-vector and matrix-matrix
+// products against dequantize-then-float64.
+#include "backend/cpu/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "backend/cpu/vec_dot.h"
+#include "tensor/quant.h"
+#include "test_support.h"
+
+namespace riglm::cpu {
+namespace {
+
+using testing::RandomFloats;
+
+class MatMulTest : public ::testing::TestWithParam<DType> {};
+
+// Bound on |kernel - exact| for one output. Float-activation kernels only round in float32
+// accumulation. Kernels that quantize the activations to Q8_0 also carry that rounding: each
+// activation moves by at most half a step, amax(block) / 254.
+double ErrorBound(DType type, const float* w, const float* x, int64_t n) {
+  double sum_abs = 0.0, quant = 0.0;
+  const bool q8_activations = GetVecDotKernel(type, Isa::kScalar).activation_type == DType::kQ8_0;
+  for (int64_t b = 0; b < n; b += 32) {
+    double amax = 0.0;
+    for (int64_t i = b; i < std::min(n, b + 32); ++i) amax = std::max(amax, std::fabs(static_cast<double>(x[i])));
+    for (int64_t i = b; i < std::min(n, b + 32); ++i) {
+      sum_abs += std::fabs(static_cast<double>(w[i]) * x[i]);
+      if (q8_activations) quant += std::fabs(static_cast<double>(w[i])) * (amax / 254.0 * 1.002);
+    }
+  }
+  return quant + 2e-6 * sum_abs * std::log2(static_cast<double>(n) + 1) + 1e-30;
+}
+
+TEST_P(MatMulTest, MatchesDequantizedFloat64OnEveryIsa) {
+  const DType type = GetParam();
+  const int64_t rows = 37, cols = 256, tokens = 5;
+  std::vector<float> values = RandomFloats(rows * cols, 21, 1.0f);
+  std::vector<uint8_t> weights(RowBytes(type, rows * cols));
+  QuantizeRow(type, values.data(), weights.data(), rows * cols);
+  std::vector<float> dequantized(rows * cols);
+  DequantizeRow(type, weights.data(), dequantized.data(), rows * cols);
+  const std::vector<float> x = RandomFloats(tokens * cols, 22, 2.0f);
+
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
+    if (!IsaAvailable(isa)) {
+      std::printf("[  SKIPPED ] %s: this CPU cannot run %s\n", std::string(DTypeName(type)).c_str(),
+                  std::string(IsaName(isa)).c_str());
+      continue;
+    }
+    SCOPED_TRACE(std::string(IsaName(isa)));
+    std::printf("[   INFO   ] %s on %s\n", std::string(DTypeName(type)).c_str(), std::string(IsaName(isa)).c_str());
+    const VecDotKernel kernel = GetVecDotKernel(type, isa);
+    ASSERT_NE(kernel.fn, nullptr);
+    std::vector<uint8_t> act(RowBytes(kernel.activation_type, cols));
+    for (int64_t t = 0; t < tokens; ++t) {
+      QuantizeRow(kernel.activation_type, x.data() + t * cols, act.data(), cols);
+      for (int64_t r = 0; r < rows; ++r) {
+        const uint64_t row_bytes = RowBytes(type, cols);
+        const float got = kernel.fn(cols, weights.data() + r * row_bytes, act.data());
+        double want = 0.0;
+        for (int64_t c = 0; c < cols; ++c) want += static_cast<double>(dequantized[r * cols + c]) * x[t * cols + c];
+        EXPECT_NEAR(got, want, ErrorBound(type, dequantized.data() + r * cols, x.data() + t * cols, cols))
+            << "row " << r << " token " << t;
+      }
+    }
+  }
+}
+
+TEST_P(MatMulTest, MatrixMatrixEqualsMatrixVectorPerToken) {
+  const DType type = GetParam();
+  const int64_t rows = 70, cols = 128, tokens = 9;
+  std::vector<float> values = RandomFloats(rows * cols, 31, 1.0f);
+  std::vector<uint8_t> weights(RowBytes(type, rows * cols));
+  QuantizeRow(type, values.data(), weights.data(), rows * cols);
+  WeightMatrix w{type, weights.data(), rows, cols, RowBytes(type, cols)};
+  const std::vector<float> x = RandomFloats(tokens * cols, 32, 1.0f);
+  ThreadPool pool(2);
+  MatMulScratch scratch;
+  std::vector<float> batched(tokens * rows), single(rows);
+  MatMul(w, x.data(), tokens, batched.data(), pool, scratch);
+  std::vector<float> dequantized(rows * cols);
+  DequantizeRow(type, weights.data(), dequantized.data(), rows * cols);
+  for (int64_t t = 0; t < tokens; ++t) {
+    MatMul(w, x.data() + t * cols, 1, single.data(), pool, scratch);
+    for (int64_t r = 0; r < rows; ++r) {
+      EXPECT_EQ(batched[t * rows + r], single[r]);
+      double want = 0.0;
+      for (int64_t c = 0; c < cols; ++c) want += static_cast<double>(dequantized[r * cols + c]) * x[t * cols + c];
+      EXPECT_NEAR(batched[t * rows + r], want, ErrorBound(type, dequantized.data() + r * cols, x.data() + t * cols, cols));
+    }
+  }
+}
+
+TEST_P(MatMulTest, IsaVariantsAgree) {
+  const DType type = GetParam();
+  if (!IsaAvailable(Isa::kAvx2)) GTEST_SKIP() << "avx2: not available on this CPU";
+  const int64_t cols = 4096;
+  std::vector<float> values = RandomFloats(cols, 41, 1.0f);
+  std::vector<uint8_t> weights(RowBytes(type, cols));
+  QuantizeRow(type, values.data(), weights.data(), cols);
+  const VecDotKernel scalar = GetVecDotKernel(type, Isa::kScalar), avx2 = GetVecDotKernel(type, Isa::kAvx2);
+  const std::vector<float> x = RandomFloats(cols, 42, 1.0f);
+  std::vector<uint8_t> act(RowBytes(scalar.activation_type, cols));
+  QuantizeRow(scalar.activation_type, x.data(), act.data(), cols);
+  const float a = scalar.fn(cols, weights.data(), act.data());
+  const float b = avx2.fn(cols, weights.data(), act.data());
+  EXPECT_NEAR(a, b, 1e-4 * (std::fabs(a) + 1.0));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, MatMulTest,
+                         ::testing::Values(DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
+
+}  // namespace
+}  // namespace riglm::cpu

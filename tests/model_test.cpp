@@ -1,0 +1,239 @@
+// The forward pass against the float64 reference, batch against token-by-token, several
+// sequences against one, and the errors a bad model file gives.
+#include "model/forward.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "reference_model.h"
+#include "test_support.h"
+
+namespace riglm {
+namespace {
+
+using testing::SyntheticModel;
+using testing::SyntheticModelSpec;
+
+struct LoadedSynthetic {
+  std::vector<uint8_t> bytes;
+  std::unique_ptr<LlamaModel> model;
+};
+
+LoadedSynthetic Load(const SyntheticModelSpec& spec) {
+  LoadedSynthetic out;
+  out.bytes = SyntheticModel(spec).ToBytes();
+  auto gguf = GgufFile::Parse(out.bytes, out.bytes.size(), "synthetic.gguf");
+  EXPECT_TRUE(gguf.ok()) << gguf.status().ToString();
+  auto model = LlamaModel::FromGguf(std::move(gguf).value(), out.bytes.data());
+  EXPECT_TRUE(model.ok()) << model.status().ToString();
+  if (model.ok()) out.model = std::move(model).value();
+  return out;
+}
+
+std::vector<int32_t> SomeTokens(int n, int vocab) {
+  std::vector<int32_t> t;
+  for (int i = 0; i < n; ++i) t.push_back((i * 37 + 11) % vocab);
+  return t;
+}
+
+std::vector<float> PromptLogits(const LlamaModel& model, const std::vector<int32_t>& tokens, int threads = 2) {
+  ThreadPool pool(threads);
+  ForwardPass forward(model, pool);
+  KvCache cache(model.config(), 64, 1);
+  Batch batch;
+  for (size_t i = 0; i < tokens.size(); ++i) batch.Add(tokens[i], static_cast<int32_t>(i), 0, true);
+  std::vector<float> logits;
+  EXPECT_TRUE(forward.Run(batch, cache, &logits).ok());
+  return logits;
+}
+
+class ReferenceTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ReferenceTest, F32LogitsMatchFloat64Reference) {
+  SyntheticModelSpec spec;
+  spec.architecture = GetParam();
+  spec.layers = 3;
+  LoadedSynthetic s = Load(spec);
+  ASSERT_NE(s.model, nullptr);
+  const std::vector<int32_t> tokens = SomeTokens(12, static_cast<int>(spec.vocab));
+  const std::vector<float> got = PromptLogits(*s.model, tokens);
+  const std::vector<double> want = testing::ReferenceLogits(s.model->gguf(), s.bytes.data(), tokens);
+  ASSERT_EQ(got.size(), want.size());
+  double max_abs = 0.0, max_err = 0.0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    max_abs = std::max(max_abs, std::fabs(want[i]));
+    max_err = std::max(max_err, std::fabs(got[i] - want[i]));
+  }
+  // float32 arithmetic through 3 layers: relative error well under 1e-4 of the logit scale.
+  EXPECT_LT(max_err / max_abs, 1e-4) << "max error " << max_err << " of " << max_abs;
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, ReferenceTest, ::testing::Values("llama", "qwen2"));
+
+class WeightTypeTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(WeightTypeTest, BatchedPromptEqualsTokenByToken) {
+  SyntheticModelSpec spec;
+  spec.weight_type = GetParam();
+  LoadedSynthetic s = Load(spec);
+  ASSERT_NE(s.model, nullptr);
+  const std::vector<int32_t> tokens = SomeTokens(10, static_cast<int>(spec.vocab));
+  const std::vector<float> batched = PromptLogits(*s.model, tokens);
+
+  ThreadPool pool(2);
+  ForwardPass forward(*s.model, pool);
+  KvCache cache(s.model->config(), 64, 1);
+  std::vector<float> logits;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    Batch one;
+    one.Add(tokens[i], static_cast<int32_t>(i), 0, true);
+    ASSERT_TRUE(forward.Run(one, cache, &logits).ok());
+    for (int64_t v = 0; v < spec.vocab; ++v) {
+      ASSERT_NEAR(logits[v], batched[i * spec.vocab + v], 1e-5) << "token " << i;
+    }
+  }
+}
+
+TEST_P(WeightTypeTest, LogitsMatchFloat64ReferenceOfTheDequantizedWeights) {
+  SyntheticModelSpec spec;
+  spec.weight_type = GetParam();
+  LoadedSynthetic s = Load(spec);
+  ASSERT_NE(s.model, nullptr);
+  const std::vector<int32_t> tokens = SomeTokens(6, static_cast<int>(spec.vocab));
+  const std::vector<float> got = PromptLogits(*s.model, tokens);
+  const std::vector<double> want = testing::ReferenceLogits(s.model->gguf(), s.bytes.data(), tokens);
+  double num = 0.0, den = 0.0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    num += (got[i] - want[i]) * (got[i] - want[i]);
+    den += want[i] * want[i];
+  }
+  // Float weights only round in float32. Quantized weights also see their activations rounded
+  // to 8 bits (Q8_0) before each product: about 0.3% per product, a few percent end to end.
+  const bool q8_activations = GetParam() == DType::kQ8_0 || GetParam() == DType::kQ4_0;
+  EXPECT_LT(std::sqrt(num / den), q8_activations ? 0.03 : 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, WeightTypeTest,
+                         ::testing::Values(DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
+
+TEST(ModelTest, SequencesInOneBatchMatchSequencesAlone) {
+  SyntheticModelSpec spec;
+  spec.weight_type = DType::kQ8_0;
+  LoadedSynthetic s = Load(spec);
+  ASSERT_NE(s.model, nullptr);
+  const std::vector<int32_t> a = SomeTokens(7, 96), b = {5, 9, 3};
+  const std::vector<float> alone_a = PromptLogits(*s.model, a), alone_b = PromptLogits(*s.model, b);
+
+  ThreadPool pool(2);
+  ForwardPass forward(*s.model, pool);
+  KvCache cache(s.model->config(), 64, 2);
+  Batch batch;
+  // Interleave the two prompts in one batch; logits come back in batch order.
+  for (size_t i = 0; i < 7; ++i) {
+    batch.Add(a[i], static_cast<int32_t>(i), 0, true);
+    if (i < 3) batch.Add(b[i], static_cast<int32_t>(i), 1, true);
+  }
+  std::vector<float> logits;
+  ASSERT_TRUE(forward.Run(batch, cache, &logits).ok());
+  size_t row = 0;
+  for (size_t i = 0; i < 7; ++i) {
+    for (int v = 0; v < 96; ++v) ASSERT_NEAR(logits[row * 96 + v], alone_a[i * 96 + v], 1e-5);
+    ++row;
+    if (i < 3) {
+      for (int v = 0; v < 96; ++v) ASSERT_NEAR(logits[row * 96 + v], alone_b[i * 96 + v], 1e-5);
+      ++row;
+    }
+  }
+}
+
+TEST(ModelTest, ThreadCountDoesNotChangeResults) {
+  SyntheticModelSpec spec;
+  spec.weight_type = DType::kQ4_0;
+  LoadedSynthetic s = Load(spec);
+  ASSERT_NE(s.model, nullptr);
+  const std::vector<int32_t> tokens = SomeTokens(5, 96);
+  EXPECT_EQ(PromptLogits(*s.model, tokens, 1), PromptLogits(*s.model, tokens, 2));
+}
+
+TEST(ModelTest, TiedOutputUsesTheEmbedding) {
+  SyntheticModelSpec spec;
+  spec.tied_output = true;
+  LoadedSynthetic s = Load(spec);
+  ASSERT_NE(s.model, nullptr);
+  EXPECT_EQ(s.model->output().data, s.model->token_embedding().data);
+}
+
+TEST(ModelTest, RejectsBadBatches) {
+  SyntheticModelSpec spec;
+  LoadedSynthetic s = Load(spec);
+  ThreadPool pool(1);
+  ForwardPass forward(*s.model, pool);
+  KvCache cache(s.model->config(), 8, 1);
+  std::vector<float> logits;
+  Batch bad_token;
+  bad_token.Add(96, 0, 0, true);
+  EXPECT_EQ(forward.Run(bad_token, cache, &logits).code(), StatusCode::kInvalidArgument);
+  Batch bad_position;
+  bad_position.Add(1, 8, 0, true);
+  EXPECT_NE(forward.Run(bad_position, cache, &logits).message().find("outside the context"), std::string::npos);
+  EXPECT_EQ(forward.Run(Batch{}, cache, &logits).code(), StatusCode::kInvalidArgument);
+}
+
+Status LoadError(GgufWriter writer) {
+  std::vector<uint8_t> bytes = writer.ToBytes();
+  auto gguf = GgufFile::Parse(bytes, bytes.size(), "m.gguf");
+  if (!gguf.ok()) return gguf.status();
+  auto model = LlamaModel::FromGguf(std::move(gguf).value(), bytes.data());
+  return model.ok() ? Status::Ok() : model.status();
+}
+
+TEST(ModelTest, UnsupportedArchitectureListsTheSupportedOnes) {
+  GgufWriter w = SyntheticModel({});
+  w.SetString("general.architecture", "mamba");
+  Status s = LoadError(w);
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported);
+  EXPECT_NE(s.message().find("architecture 'mamba' is not supported (supported: llama, qwen2)"), std::string::npos)
+      << s.message();
+}
+
+TEST(ModelTest, ShapeMismatchNamesTheTensor) {
+  GgufWriter w = SyntheticModel({});
+  w.SetUint32("llama.feed_forward_length", 256);
+  Status s = LoadError(w);
+  EXPECT_NE(s.message().find("tensor 'blk.0.ffn_gate.weight' has shape [64, 128], the model's metadata implies [64, 256]"),
+            std::string::npos)
+      << s.message();
+}
+
+TEST(ModelTest, MissingTensorAndBadHyperparameters) {
+  GgufWriter w = SyntheticModel({});
+  w.SetUint32("llama.block_count", 3);
+  EXPECT_NE(LoadError(w).message().find("tensor 'blk.2.attn_norm.weight' is missing"), std::string::npos);
+  GgufWriter heads = SyntheticModel({});
+  heads.SetUint32("llama.attention.head_count_kv", 3);
+  EXPECT_NE(LoadError(heads).message().find("not a multiple of head_count_kv"), std::string::npos);
+  GgufWriter no_key = SyntheticModel({});
+  no_key.SetString("llama.embedding_length", "wide");
+  EXPECT_NE(LoadError(no_key).message().find("'llama.embedding_length' is string"), std::string::npos);
+}
+
+TEST(ModelTest, Llama3RopeScalingSlowsOnlyLongWavelengths) {
+  ModelConfig c;
+  c.head_dim = c.rope_dims = 128;
+  c.rope_freq_base = 500000.0;
+  const std::vector<float> plain = c.RopeInverseFrequencies({});
+  c.rope_scaling = RopeScaling::kLlama3;
+  c.rope_scaling_factor = 8.0;
+  c.rope_original_context = 8192;
+  const std::vector<float> scaled = c.RopeInverseFrequencies({});
+  EXPECT_EQ(scaled[0], plain[0]);                        // short wavelength: unchanged
+  EXPECT_FLOAT_EQ(scaled[63], plain[63] / 8.0f);          // long wavelength: divided by the factor
+  // A rope_freqs tensor, when present, is used as given.
+  const std::vector<float> from_tensor = c.RopeInverseFrequencies(std::vector<float>(64, 2.0f));
+  EXPECT_FLOAT_EQ(from_tensor[10], plain[10] / 2.0f);
+}
+
+}  // namespace
+}  // namespace riglm

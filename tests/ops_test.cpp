@@ -1,0 +1,138 @@
+// Each CPU op against a naive float64 reference.
+#include "backend/cpu/ops.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "test_support.h"
+
+namespace riglm::cpu {
+namespace {
+
+using testing::RandomFloats;
+
+// Relative tolerance for float32 ops computed against float64: a few ulps times log(n).
+constexpr double kTolerance = 2e-5;
+
+double MaxRelativeError(const std::vector<float>& got, const std::vector<double>& want) {
+  double max_abs_want = 1e-30, max_err = 0.0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    max_abs_want = std::max(max_abs_want, std::fabs(want[i]));
+    max_err = std::max(max_err, std::fabs(got[i] - want[i]));
+  }
+  return max_err / max_abs_want;
+}
+
+TEST(OpsTest, RmsNormMatchesReference) {
+  for (int64_t n : {1, 7, 64, 4096}) {
+    const std::vector<float> x = RandomFloats(n, 1, 3.0f), w = RandomFloats(n, 2, 1.0f);
+    std::vector<float> out(n);
+    RmsNorm(x.data(), w.data(), n, 1e-5f, out.data());
+    double ms = 0.0;
+    for (float v : x) ms += static_cast<double>(v) * v;
+    const double scale = 1.0 / std::sqrt(ms / n + 1e-5);
+    std::vector<double> want(n);
+    for (int64_t i = 0; i < n; ++i) want[i] = x[i] * scale * w[i];
+    EXPECT_LT(MaxRelativeError(out, want), kTolerance) << n;
+  }
+}
+
+std::vector<double> ReferenceRope(const std::vector<float>& x, int heads, int head_dim, int rot_dims, int64_t pos,
+                                  const std::vector<float>& inv_freq, RopeStyle style) {
+  std::vector<double> y(x.begin(), x.end());
+  for (int h = 0; h < heads; ++h) {
+    for (int i = 0; i < rot_dims / 2; ++i) {
+      const int a = h * head_dim + (style == RopeStyle::kNeox ? i : 2 * i);
+      const int b = h * head_dim + (style == RopeStyle::kNeox ? i + rot_dims / 2 : 2 * i + 1);
+      const double theta = static_cast<double>(pos) * inv_freq[i];
+      y[a] = x[a] * std::cos(theta) - x[b] * std::sin(theta);
+      y[b] = x[a] * std::sin(theta) + x[b] * std::cos(theta);
+    }
+  }
+  return y;
+}
+
+TEST(OpsTest, RopeBothStylesMatchReference) {
+  const int heads = 3, head_dim = 16;
+  for (RopeStyle style : {RopeStyle::kInterleaved, RopeStyle::kNeox}) {
+    for (int rot_dims : {16, 8}) {
+      std::vector<float> inv_freq(rot_dims / 2);
+      for (int i = 0; i < rot_dims / 2; ++i) inv_freq[i] = static_cast<float>(std::pow(10000.0, -2.0 * i / rot_dims));
+      for (int64_t pos : {0, 1, 17, 4095, 100000}) {
+        std::vector<float> x = RandomFloats(heads * head_dim, pos + 3);
+        const std::vector<double> want = ReferenceRope(x, heads, head_dim, rot_dims, pos, inv_freq, style);
+        Rope(x.data(), heads, head_dim, rot_dims, pos, inv_freq.data(), style);
+        EXPECT_LT(MaxRelativeError(x, want), kTolerance) << static_cast<int>(style) << " " << rot_dims << " " << pos;
+      }
+    }
+  }
+}
+
+TEST(OpsTest, RopeStylesDiffer) {
+  // A guard against the two styles silently doing the same thing.
+  std::vector<float> inv_freq = {1.0f, 0.1f};
+  std::vector<float> a = RandomFloats(4, 9), b = a;
+  Rope(a.data(), 1, 4, 4, 5, inv_freq.data(), RopeStyle::kInterleaved);
+  Rope(b.data(), 1, 4, 4, 5, inv_freq.data(), RopeStyle::kNeox);
+  EXPECT_NE(a, b);
+}
+
+TEST(OpsTest, SoftmaxMatchesReference) {
+  for (int64_t n : {1, 5, 1000}) {
+    std::vector<float> x = RandomFloats(n, n, 30.0f);
+    double max = -1e300, sum = 0.0;
+    for (float v : x) max = std::max<double>(max, v);
+    for (float v : x) sum += std::exp(v - max);
+    std::vector<double> want(n);
+    for (int64_t i = 0; i < n; ++i) want[i] = std::exp(x[i] - max) / sum;
+    Softmax(x.data(), n);
+    EXPECT_LT(MaxRelativeError(x, want), kTolerance);
+  }
+}
+
+TEST(OpsTest, SwiGluMatchesReference) {
+  const int64_t n = 1000;
+  const std::vector<float> gate = RandomFloats(n, 4, 8.0f), up = RandomFloats(n, 5, 2.0f);
+  std::vector<float> out(n);
+  SwiGlu(gate.data(), up.data(), n, out.data());
+  std::vector<double> want(n);
+  for (int64_t i = 0; i < n; ++i) want[i] = gate[i] / (1.0 + std::exp(-static_cast<double>(gate[i]))) * up[i];
+  EXPECT_LT(MaxRelativeError(out, want), kTolerance);
+}
+
+// Grouped-query attention over a long cache: 8 query heads share 2 KV heads.
+TEST(OpsTest, AttentionWithGqaAndLongCacheMatchesReference) {
+  const int head_dim = 64, q_heads = 8, kv_heads = 2, group = q_heads / kv_heads;
+  const int64_t kv_width = kv_heads * head_dim;
+  for (int64_t num_keys : {1, 3, 4096}) {
+    const std::vector<float> q = RandomFloats(q_heads * head_dim, 11, 1.0f);
+    const std::vector<float> keys = RandomFloats(num_keys * kv_width, 12, 1.0f);
+    const std::vector<float> values = RandomFloats(num_keys * kv_width, 13, 1.0f);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+    std::vector<float> out(q_heads * head_dim);
+    std::vector<double> want(q_heads * head_dim, 0.0);
+    for (int h = 0; h < q_heads; ++h) {
+      const int kvh = h / group;
+      AttendOneHead(q.data() + h * head_dim, keys.data() + kvh * head_dim, values.data() + kvh * head_dim, num_keys,
+                    kv_width, head_dim, scale, out.data() + h * head_dim);
+      std::vector<double> scores(num_keys);
+      double max = -1e300, sum = 0.0;
+      for (int64_t j = 0; j < num_keys; ++j) {
+        double s = 0.0;
+        for (int d = 0; d < head_dim; ++d) s += static_cast<double>(q[h * head_dim + d]) * keys[j * kv_width + kvh * head_dim + d];
+        scores[j] = s / std::sqrt(static_cast<double>(head_dim));
+        max = std::max(max, scores[j]);
+      }
+      for (double& s : scores) sum += (s = std::exp(s - max));
+      for (int64_t j = 0; j < num_keys; ++j) {
+        for (int d = 0; d < head_dim; ++d) want[h * head_dim + d] += scores[j] / sum * values[j * kv_width + kvh * head_dim + d];
+      }
+    }
+    EXPECT_LT(MaxRelativeError(out, want), 1e-4) << num_keys;
+  }
+}
+
+}  // namespace
+}  // namespace riglm::cpu
