@@ -6,7 +6,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang libclang-rt-14-dev          # libFuzzer target and sanitizer builds
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev
+  libcli11-dev nlohmann-json3-dev libutf8proc-dev
+  python3-jinja2                    # reference renderer for the chat-template tests
 )
 
 missing=()

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include <cstdio>
+
+#include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/spm_tokenizer.h"
 
 namespace riglm {
@@ -11,50 +14,75 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& file) {
   std::unique_ptr<Tokenizer> tokenizer;
   if (vocab.model == "llama") {
     tokenizer = std::make_unique<SpmTokenizer>(std::move(vocab));
+  } else if (vocab.model == "gpt2") {
+    std::vector<std::string> merges;
+    RIGLM_ASSIGN_OR_RETURN(const GgufArray* merge_array, file.GetArray("tokenizer.ggml.merges"));
+    merges.reserve(merge_array->items.size());
+    for (const GgufValue& m : merge_array->items) {
+      const auto* s = std::get_if<std::string>(&m.data);
+      if (s == nullptr) return Corruption(file.name() + ": tokenizer.ggml.merges must hold strings");
+      merges.push_back(*s);
+    }
+    bool known = false;
+    RIGLM_ASSIGN_OR_RETURN(PreTokenizer pre, PreTokenizer::ForName(vocab.pre, &known));
+    if (!known) {
+      std::fprintf(stderr, "riglm: warning: %s: unknown pre-tokenizer '%s'; using the GPT-2 rules\n",
+                   file.name().c_str(), vocab.pre.c_str());
+    }
+    const bool ignore_merges = vocab.pre == "llama3" || vocab.pre == "llama-bpe" || vocab.pre == "llama-v3";
+    RIGLM_ASSIGN_OR_RETURN(tokenizer, BpeTokenizer::Create(std::move(vocab), merges, std::move(pre), ignore_merges));
   } else {
-    return Unsupported(file.name() + ": tokenizer model '" + vocab.model + "' is not supported yet (supported: llama)");
+    return Unsupported(file.name() + ": tokenizer model '" + vocab.model + "' is not supported (supported: llama, gpt2)");
   }
-  const Vocab& v = tokenizer->vocab_;
-  for (int32_t id = 0; id < v.size(); ++id) {
-    if ((v.types[id] == TokenType::kControl || v.types[id] == TokenType::kUserDefined) && !v.texts[id].empty()) {
-      tokenizer->special_ids_.push_back(id);
+  tokenizer->IndexSpecialTokens();
+  return tokenizer;
+}
+
+void Tokenizer::IndexSpecialTokens() {
+  special_ids_.clear();
+  for (auto& list : special_by_first_byte_) list.clear();
+  for (int32_t id = 0; id < vocab_.size(); ++id) {
+    const TokenType type = vocab_.types[id];
+    if ((type == TokenType::kControl || type == TokenType::kUserDefined || type == TokenType::kUnknown) &&
+        !vocab_.texts[id].empty()) {
+      special_ids_.push_back(id);
     }
   }
-  std::stable_sort(tokenizer->special_ids_.begin(), tokenizer->special_ids_.end(),
-                   [&](int32_t a, int32_t b) { return v.texts[a].size() > v.texts[b].size(); });
-  return tokenizer;
+  std::stable_sort(special_ids_.begin(), special_ids_.end(),
+                   [&](int32_t a, int32_t b) { return vocab_.texts[a].size() > vocab_.texts[b].size(); });
+  for (int32_t id : special_ids_) {
+    special_by_first_byte_[static_cast<unsigned char>(vocab_.texts[id][0])].push_back(id);
+  }
 }
 
 std::vector<int32_t> Tokenizer::Encode(std::string_view text, const EncodeOptions& options) const {
   std::vector<int32_t> out;
   if (options.add_bos && vocab_.bos_id >= 0) out.push_back(vocab_.bos_id);
-  if (!options.parse_special) {
-    EncodeText(text, true, &out);
-  } else {
-    // Split on the longest special-token text at each position; the text between is plain.
-    size_t plain_start = 0, pos = 0;
-    bool at_start = true;
-    while (pos < text.size()) {
-      int32_t match = -1;
-      for (int32_t id : special_ids_) {
-        const std::string& s = vocab_.texts[id];
-        if (text.compare(pos, s.size(), s) == 0) {
-          match = id;
-          break;
-        }
+  // Special-token texts are cut out first: user-defined tokens always (as Hugging Face's
+  // tokenizers do), control and unknown tokens only when asked. The text between is plain.
+  size_t plain_start = 0, pos = 0;
+  bool after_special = true;  // SentencePiece prefixes a space at the start and after specials
+  while (pos < text.size()) {
+    int32_t match = -1;
+    for (int32_t id : special_by_first_byte_[static_cast<unsigned char>(text[pos])]) {
+      const std::string& s = vocab_.texts[id];
+      if (!options.parse_special && vocab_.types[id] != TokenType::kUserDefined) continue;
+      if (text.compare(pos, s.size(), s) == 0) {
+        match = id;
+        break;
       }
-      if (match < 0) {
-        ++pos;
-        continue;
-      }
-      if (pos > plain_start) EncodeText(text.substr(plain_start, pos - plain_start), at_start, &out);
-      out.push_back(match);
-      at_start = false;
-      pos += vocab_.texts[match].size();
-      plain_start = pos;
     }
-    if (plain_start < text.size()) EncodeText(text.substr(plain_start), at_start, &out);
+    if (match < 0) {
+      ++pos;
+      continue;
+    }
+    if (pos > plain_start) EncodeText(text.substr(plain_start, pos - plain_start), after_special, &out);
+    out.push_back(match);
+    after_special = true;
+    pos += vocab_.texts[match].size();
+    plain_start = pos;
   }
+  if (plain_start < text.size()) EncodeText(text.substr(plain_start), after_special, &out);
   if (options.add_eos && vocab_.eos_id >= 0) out.push_back(vocab_.eos_id);
   return out;
 }

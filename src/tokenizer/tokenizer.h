@@ -35,11 +35,16 @@ class Tokenizer {
 
  protected:
   explicit Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
-  // Encodes plain text (no special tokens); `at_start` says whether it begins the input.
+  // Encodes plain text (no special tokens); `at_start` is true at the start of the input and
+  // right after a special token.
   virtual void EncodeText(std::string_view text, bool at_start, std::vector<int32_t>* out) const = 0;
 
+  // Builds the lookup of special-token texts; call once the vocabulary is final.
+  void IndexSpecialTokens();
+
   Vocab vocab_;
-  std::vector<int32_t> special_ids_;  // control / user-defined tokens, longest text first
+  std::vector<int32_t> special_ids_;  // control / user-defined / unknown tokens, longest first
+  std::vector<int32_t> special_by_first_byte_[256];  // the same, by their first byte
 };
 
 }  // namespace riglm
