@@ -8,5 +8,6 @@ namespace riglm::cli {
 
 void AddRunCommand(CLI::App& app, int& exit_code);
 void AddPerplexityCommand(CLI::App& app, int& exit_code);
+void AddTokenizeCommand(CLI::App& app, int& exit_code);
 
 }  // namespace riglm::cli

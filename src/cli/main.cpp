@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   riglm::cli::AddRunCommand(app, exit_code);
   riglm::cli::AddPerplexityCommand(app, exit_code);
+  riglm::cli::AddTokenizeCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }
