@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang and runs each for SECONDS (default 60) from its seed
 # corpus. New inputs go to a scratch folder, never into the repository.
-# Usage: scripts/fuzz.sh [SECONDS]
+# Usage: scripts/fuzz.sh [SECONDS]  (each target runs that long)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
@@ -9,7 +9,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-for target in gguf; do
+for target in gguf template; do
   mkdir -p "$scratch/$target"
   echo "fuzzing $target for ${seconds}s"
   (cd "$scratch" && "$OLDPWD/build/fuzz/tests/fuzz/${target}_fuzz" -max_total_time="$seconds" -max_len=65536 \

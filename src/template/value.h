@@ -21,18 +21,7 @@ namespace riglm::jinja {
 class Value;
 using Array = std::vector<Value>;
 
-// A dict that keeps insertion order, as Python's does.
-class Object {
- public:
-  const Value* Find(std::string_view key) const;
-  Value* Find(std::string_view key);
-  void Set(const std::string& key, Value value);
-  const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
-  size_t size() const { return items_.size(); }
-
- private:
-  std::vector<std::pair<std::string, Value>> items_;
-};
+class Object;
 
 struct CallArgs;
 // A callable value: macros, bound methods, globals such as range() and namespace().
@@ -69,8 +58,7 @@ class Value {
     v.generator_ = true;
     return v;
   }
-  Value(Object o, bool is_namespace = false)  // NOLINT
-      : data_(std::make_shared<Object>(std::move(o))), namespace_(is_namespace) {}
+  Value(Object o, bool is_namespace = false);  // NOLINT
   Value(Function f) : data_(std::make_shared<Function>(std::move(f))) {}  // NOLINT
 
   static Value FromJson(const nlohmann::ordered_json& json);
@@ -129,6 +117,22 @@ class Value {
 bool Equal(const Value& a, const Value& b);
 // Python <: numbers with numbers, strings with strings, sequences element-wise; else an error.
 Result<bool> Less(const Value& a, const Value& b);
+// A dict that keeps insertion order, as Python's does.
+class Object {
+ public:
+  const Value* Find(std::string_view key) const;
+  Value* Find(std::string_view key);
+  void Set(const std::string& key, Value value);
+  const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
+  size_t size() const { return items_.size(); }
+
+ private:
+  std::vector<std::pair<std::string, Value>> items_;
+};
+
+inline Value::Value(Object o, bool is_namespace)
+    : data_(std::make_shared<Object>(std::move(o))), namespace_(is_namespace) {}
+
 // markupsafe.escape: & < > " ' as HTML entities.
 std::string HtmlEscape(const std::string& s);
 // Python's float repr: shortest round-trip digits, "1.0", "1e-05", "inf".

@@ -467,19 +467,18 @@ Result<Regex> Regex::Compile(std::string_view pattern) {
 }
 
 bool Regex::Run(int32_t start_pc, const char32_t* text, size_t begin, size_t end, size_t start_pos,
-                size_t* match_end) const {
-  struct Thread {
-    int32_t pc;
-    size_t pos;
-  };
-  std::vector<Thread> stack;
+                size_t* match_end, std::vector<Thread>& stack) const {
+  const size_t base = stack.size();  // lookahead runs nest on the same stack
   stack.push_back({start_pc, start_pos});
   uint64_t steps = 0;
-  while (!stack.empty()) {
+  while (stack.size() > base) {
     auto [pc, pos] = stack.back();
     stack.pop_back();
     while (true) {
-      if (++steps > kMaxSteps) return false;
+      if (++steps > kMaxSteps) {
+        stack.resize(base);
+        return false;
+      }
       const Inst& inst = program_[pc];
       bool ok = true;
       switch (inst.op) {
@@ -499,6 +498,7 @@ bool Regex::Run(int32_t start_pc, const char32_t* text, size_t begin, size_t end
           break;
         case Op::kMatch:
           *match_end = pos;
+          stack.resize(base);
           return true;
         case Op::kBegin:
           ok = pos == begin;
@@ -518,7 +518,7 @@ bool Regex::Run(int32_t start_pc, const char32_t* text, size_t begin, size_t end
         }
         case Op::kLookahead: {
           size_t ignored;
-          ok = Run(inst.x, text, begin, end, pos, &ignored) != inst.negative;
+          ok = Run(inst.x, text, begin, end, pos, &ignored, stack) != inst.negative;
           ++pc;
           break;
         }
@@ -531,8 +531,10 @@ bool Regex::Run(int32_t start_pc, const char32_t* text, size_t begin, size_t end
 
 bool Regex::Search(const char32_t* text, size_t begin, size_t end, size_t from, size_t* match_begin,
                    size_t* match_end) const {
+  thread_local std::vector<Thread> stack;
   for (size_t start = from; start <= end; ++start) {
-    if (Run(0, text, begin, end, start, match_end)) {
+    stack.clear();
+    if (Run(0, text, begin, end, start, match_end, stack)) {
       *match_begin = start;
       return true;
     }

@@ -52,7 +52,13 @@ class Regex {
 
  private:
   friend class RegexCompiler;
-  bool Run(int32_t pc, const char32_t* text, size_t begin, size_t end, size_t pos, size_t* match_end) const;
+  struct Thread {
+    int32_t pc;
+    size_t pos;
+  };
+  // `stack` is scratch space, reused across calls to avoid allocating per match attempt.
+  bool Run(int32_t pc, const char32_t* text, size_t begin, size_t end, size_t pos, size_t* match_end,
+           std::vector<Thread>& stack) const;
 
   std::string pattern_;
   std::vector<Inst> program_;

@@ -26,8 +26,8 @@ Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Create(Vocab vocab, const st
 }
 
 int BpeTokenizer::Rank(std::string_view left, std::string_view right) const {
-  std::string key;
-  key.reserve(left.size() + right.size() + 1);
+  thread_local std::string key;
+  key.clear();
   key += left;
   key += '\0';
   key += right;
@@ -96,7 +96,7 @@ void BpeTokenizer::EncodeWord(const std::string& word, std::vector<int32_t>* out
     try_add(top.left, left.next);
   }
   for (int i = 0; i >= 0; i = symbols[i].next) {
-    const std::string piece(w.substr(symbols[i].start, symbols[i].length));
+    const std::string_view piece = w.substr(symbols[i].start, symbols[i].length);
     if (int32_t id = vocab_.Find(piece); id >= 0) {
       out->push_back(id);
       continue;

@@ -28,7 +28,7 @@ class BpeTokenizer : public Tokenizer {
 
   PreTokenizer pre_;
   bool ignore_merges_ = false;
-  std::unordered_map<std::string, int> ranks_;  // left + '\0' + right -> rank
+  StringMap<int> ranks_;  // left + '\0' + right -> rank
 };
 
 }  // namespace riglm

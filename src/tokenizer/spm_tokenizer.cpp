@@ -45,10 +45,19 @@ SpmTokenizer::SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab)) {
     std::snprintf(name, sizeof name, "<0x%02X>", b);
     byte_ids_[b] = vocab_.Find(name);
   }
+  words_are_independent_ = true;
+  for (const std::string& token : vocab_.texts) {
+    for (size_t at = token.find(kSpaceMarker, 1); at != std::string::npos; at = token.find(kSpaceMarker, at + 1)) {
+      if (token.compare(at - kSpaceMarker.size(), kSpaceMarker.size(), kSpaceMarker) != 0) {
+        words_are_independent_ = false;
+        return;
+      }
+    }
+  }
 }
 
 void SpmTokenizer::EmitSymbol(std::string_view piece, std::vector<int32_t>* out) const {
-  int32_t id = vocab_.Find(std::string(piece));
+  int32_t id = vocab_.Find(piece);
   if (id >= 0) {
     out->push_back(id);
     return;
@@ -75,6 +84,23 @@ void SpmTokenizer::EncodeText(std::string_view raw, bool at_start, std::vector<i
     }
   }
 
+  if (!words_are_independent_) {
+    EncodeSegment(text, out);
+    return;
+  }
+  // A word starts at a space marker that follows something else; runs of markers stay whole.
+  const std::string_view all(text);
+  size_t start = 0;
+  for (size_t at = all.find(kSpaceMarker, 1); at != std::string_view::npos; at = all.find(kSpaceMarker, at + 1)) {
+    if (all.compare(at - kSpaceMarker.size(), kSpaceMarker.size(), kSpaceMarker) == 0) continue;
+    EncodeSegment(all.substr(start, at - start), out);
+    start = at;
+  }
+  EncodeSegment(all.substr(start), out);
+}
+
+void SpmTokenizer::EncodeSegment(std::string_view text, std::vector<int32_t>* out) const {
+  if (text.empty()) return;
   std::vector<Symbol> symbols;
   for (size_t pos = 0; pos < text.size();) {
     const size_t len = std::min(Utf8Length(static_cast<unsigned char>(text[pos])), text.size() - pos);
@@ -109,7 +135,7 @@ void SpmTokenizer::EncodeText(std::string_view raw, bool at_start, std::vector<i
   }
 
   for (int i = 0; i >= 0; i = symbols[i].next) {
-    EmitSymbol(std::string_view(text).substr(symbols[i].start, symbols[i].length), out);
+    EmitSymbol(text.substr(symbols[i].start, symbols[i].length), out);
   }
 }
 

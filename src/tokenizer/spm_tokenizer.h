@@ -17,7 +17,11 @@ class SpmTokenizer : public Tokenizer {
 
  private:
   void EmitSymbol(std::string_view piece, std::vector<int32_t>* out) const;
+  void EncodeSegment(std::string_view text, std::vector<int32_t>* out) const;
   int32_t byte_ids_[256];
+  // True when no token has a space marker after another character, so no merge can cross the
+  // start of a word and words can be merged one at a time (much faster on long inputs).
+  bool words_are_independent_ = false;
 };
 
 }  // namespace riglm

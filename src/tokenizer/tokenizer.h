@@ -33,14 +33,14 @@ class Tokenizer {
 
   const Vocab& vocab() const { return vocab_; }
 
+  // Builds the lookup of special-token texts; loaders call it once the vocabulary is final.
+  void IndexSpecialTokens();
+
  protected:
   explicit Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
   // Encodes plain text (no special tokens); `at_start` is true at the start of the input and
   // right after a special token.
   virtual void EncodeText(std::string_view text, bool at_start, std::vector<int32_t>* out) const = 0;
-
-  // Builds the lookup of special-token texts; call once the vocabulary is final.
-  void IndexSpecialTokens();
 
   Vocab vocab_;
   std::vector<int32_t> special_ids_;  // control / user-defined / unknown tokens, longest first

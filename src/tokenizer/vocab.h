@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -22,13 +23,21 @@ enum class TokenType : int32_t {
   kByte = 6,
 };
 
+// Lets maps keyed by std::string be searched with a string_view, without a temporary string.
+struct TransparentStringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <typename V>
+using StringMap = std::unordered_map<std::string, V, TransparentStringHash, std::equal_to<>>;
+
 struct Vocab {
   std::string model;  // tokenizer.ggml.model: "llama" (SentencePiece), "gpt2" (byte-level BPE), ...
   std::string pre;    // tokenizer.ggml.pre
   std::vector<std::string> texts;
   std::vector<float> scores;
   std::vector<TokenType> types;
-  std::unordered_map<std::string, int32_t> ids;  // text -> id
+  StringMap<int32_t> ids;  // text -> id
   int32_t bos_id = -1, eos_id = -1, unk_id = -1, pad_id = -1, eot_id = -1, eom_id = -1;
   bool add_bos = false;
   bool add_eos = false;
@@ -36,7 +45,7 @@ struct Vocab {
   std::vector<int32_t> end_of_generation;  // ids that end a reply: EOS, EOT, <|im_end|>, ...
 
   int32_t size() const { return static_cast<int32_t>(texts.size()); }
-  int32_t Find(const std::string& text) const {
+  int32_t Find(std::string_view text) const {
     auto it = ids.find(text);
     return it == ids.end() ? -1 : it->second;
   }
