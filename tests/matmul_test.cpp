@@ -22,11 +22,13 @@ class MatMulTest : public ::testing::TestWithParam<DType> {};
 // activation moves by at most half a step, amax(block) / 254.
 double ErrorBound(DType type, const float* w, const float* x, int64_t n) {
   double sum_abs = 0.0, quant = 0.0;
-  const bool q8_activations = GetVecDotKernel(type, Isa::kScalar).activation_type == DType::kQ8_0;
-  for (int64_t b = 0; b < n; b += 32) {
+  const DType activation = GetVecDotKernel(type, Isa::kScalar).activation_type;
+  const bool q8_activations = activation != DType::kF32;
+  const int64_t block = activation == DType::kQ8_K ? 256 : 32;
+  for (int64_t b = 0; b < n; b += block) {
     double amax = 0.0;
-    for (int64_t i = b; i < std::min(n, b + 32); ++i) amax = std::max(amax, std::fabs(static_cast<double>(x[i])));
-    for (int64_t i = b; i < std::min(n, b + 32); ++i) {
+    for (int64_t i = b; i < std::min(n, b + block); ++i) amax = std::max(amax, std::fabs(static_cast<double>(x[i])));
+    for (int64_t i = b; i < std::min(n, b + block); ++i) {
       sum_abs += std::fabs(static_cast<double>(w[i]) * x[i]);
       if (q8_activations) quant += std::fabs(static_cast<double>(w[i])) * (amax / 254.0 * 1.002);
     }
@@ -36,7 +38,7 @@ double ErrorBound(DType type, const float* w, const float* x, int64_t n) {
 
 TEST_P(MatMulTest, MatchesDequantizedFloat64OnEveryIsa) {
   const DType type = GetParam();
-  const int64_t rows = 37, cols = 256, tokens = 5;
+  const int64_t rows = 37, cols = 512, tokens = 5;
   std::vector<float> values = RandomFloats(rows * cols, 21, 1.0f);
   std::vector<uint8_t> weights(RowBytes(type, rows * cols));
   QuantizeRow(type, values.data(), weights.data(), rows * cols);
@@ -71,7 +73,7 @@ TEST_P(MatMulTest, MatchesDequantizedFloat64OnEveryIsa) {
 
 TEST_P(MatMulTest, MatrixMatrixEqualsMatrixVectorPerToken) {
   const DType type = GetParam();
-  const int64_t rows = 70, cols = 128, tokens = 9;
+  const int64_t rows = 70, cols = 256, tokens = 9;
   std::vector<float> values = RandomFloats(rows * cols, 31, 1.0f);
   std::vector<uint8_t> weights(RowBytes(type, rows * cols));
   QuantizeRow(type, values.data(), weights.data(), rows * cols);
@@ -111,7 +113,9 @@ TEST_P(MatMulTest, IsaVariantsAgree) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatMulTest,
-                         ::testing::Values(DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0),
+                         ::testing::Values(DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0,
+                                           DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K,
+                                           DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 }  // namespace

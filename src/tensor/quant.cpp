@@ -1,5 +1,7 @@
 #include "tensor/quant.h"
 
+#include "tensor/quant_impl.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -62,6 +64,8 @@ uint16_t FloatToBFloat16(float f) {
 bool CanDequantize(DType type) {
   switch (type) {
     case DType::kF32: case DType::kF16: case DType::kBF16: case DType::kQ8_0: case DType::kQ4_0:
+    case DType::kQ4_1: case DType::kQ5_0: case DType::kQ5_1: case DType::kIQ4_NL: case DType::kQ2_K:
+    case DType::kQ3_K: case DType::kQ4_K: case DType::kQ5_K: case DType::kQ6_K: case DType::kQ8_K:
       return true;
     default:
       return false;
@@ -105,6 +109,16 @@ void DequantizeRow(DType type, const void* src, float* dst, int64_t n) {
       }
       return;
     }
+    case DType::kQ4_1: return quant_impl::DequantizeQ4_1(src, dst, n);
+    case DType::kQ5_0: return quant_impl::DequantizeQ5_0(src, dst, n);
+    case DType::kQ5_1: return quant_impl::DequantizeQ5_1(src, dst, n);
+    case DType::kIQ4_NL: return quant_impl::DequantizeIQ4_NL(src, dst, n);
+    case DType::kQ2_K: return quant_impl::DequantizeQ2_K(src, dst, n);
+    case DType::kQ3_K: return quant_impl::DequantizeQ3_K(src, dst, n);
+    case DType::kQ4_K: return quant_impl::DequantizeQ4_K(src, dst, n);
+    case DType::kQ5_K: return quant_impl::DequantizeQ5_K(src, dst, n);
+    case DType::kQ6_K: return quant_impl::DequantizeQ6_K(src, dst, n);
+    case DType::kQ8_K: return quant_impl::DequantizeQ8_K(src, dst, n);
     default:
       std::fill(dst, dst + n, 0.0f);  // callers check CanDequantize first
   }
@@ -159,6 +173,16 @@ void QuantizeRow(DType type, const float* src, void* dst, int64_t n) {
       }
       return;
     }
+    case DType::kQ4_1: return quant_impl::QuantizeQ4_1(src, dst, n);
+    case DType::kQ5_0: return quant_impl::QuantizeQ5_0(src, dst, n);
+    case DType::kQ5_1: return quant_impl::QuantizeQ5_1(src, dst, n);
+    case DType::kIQ4_NL: return quant_impl::QuantizeIQ4_NL(src, dst, n);
+    case DType::kQ2_K: return quant_impl::QuantizeQ2_K(src, dst, n);
+    case DType::kQ3_K: return quant_impl::QuantizeQ3_K(src, dst, n);
+    case DType::kQ4_K: return quant_impl::QuantizeQ4_K(src, dst, n);
+    case DType::kQ5_K: return quant_impl::QuantizeQ5_K(src, dst, n);
+    case DType::kQ6_K: return quant_impl::QuantizeQ6_K(src, dst, n);
+    case DType::kQ8_K: return quant_impl::QuantizeQ8_K(src, dst, n);
     default:
       return;
   }

@@ -52,17 +52,26 @@ Isa BestIsa() {
   return best;
 }
 
-VecDotKernel GetVecDotKernel(DType weight_type, Isa isa) {
-  VecDotKernel kernel{weight_type, DType::kF32, nullptr};
+DType ActivationType(DType weight_type) {
   switch (weight_type) {
-    case DType::kQ8_0:
-    case DType::kQ4_0:
-      kernel.activation_type = DType::kQ8_0;
-      break;
+    case DType::kQ8_0: case DType::kQ4_0: case DType::kQ4_1: case DType::kQ5_0: case DType::kQ5_1:
+    case DType::kIQ4_NL:
+      return DType::kQ8_0;
+    case DType::kQ2_K: case DType::kQ3_K: case DType::kQ4_K: case DType::kQ5_K: case DType::kQ6_K:
+      return DType::kQ8_K;
     default:
-      break;
+      return DType::kF32;
   }
-  kernel.fn = isa == Isa::kAvx2 ? Avx2VecDot(weight_type) : ScalarVecDot(weight_type);
+}
+
+VecDotKernel GetVecDotKernel(DType weight_type, Isa isa) {
+  VecDotKernel kernel{weight_type, ActivationType(weight_type), nullptr};
+  if (isa == Isa::kAvx2) {
+    kernel.fn = Avx2VecDot(weight_type);
+    if (kernel.fn == nullptr) kernel.fn = Avx2VecDotK(weight_type);
+  }
+  if (kernel.fn == nullptr) kernel.fn = ScalarVecDot(weight_type);
+  if (kernel.fn == nullptr) kernel.fn = ScalarVecDotMore(weight_type);
   return kernel;
 }
 

@@ -14,7 +14,7 @@ using VecDotFn = float (*)(int64_t num_elements, const void* weight_row, const v
 
 struct VecDotKernel {
   DType weight_type;
-  DType activation_type;  // kF32 or kQ8_0
+  DType activation_type;  // kF32, kQ8_0 or kQ8_K
   VecDotFn fn = nullptr;
 };
 
@@ -27,8 +27,13 @@ Isa BestIsa();               // chosen once, from CPUID
 VecDotKernel GetVecDotKernel(DType weight_type, Isa isa);
 inline VecDotKernel GetVecDotKernel(DType weight_type) { return GetVecDotKernel(weight_type, BestIsa()); }
 
-// Per-ISA tables, defined in kernels/<isa>/.
+// Per-ISA tables, defined in kernels/<isa>/; a null entry falls back to the scalar kernel.
 VecDotFn ScalarVecDot(DType weight_type);
+VecDotFn ScalarVecDotMore(DType weight_type);  // Q4_1, Q5_x, IQ4_NL, K-quants
 VecDotFn Avx2VecDot(DType weight_type);
+VecDotFn Avx2VecDotK(DType weight_type);
+
+// The activation format a weight type's kernels take.
+DType ActivationType(DType weight_type);
 
 }  // namespace riglm::cpu
