@@ -9,5 +9,7 @@ namespace riglm::cli {
 void AddRunCommand(CLI::App& app, int& exit_code);
 void AddPerplexityCommand(CLI::App& app, int& exit_code);
 void AddTokenizeCommand(CLI::App& app, int& exit_code);
+void AddSynthCommand(CLI::App& app, int& exit_code);
+void AddBenchCommand(CLI::App& app, int& exit_code);
 
 }  // namespace riglm::cli

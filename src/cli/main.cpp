@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   riglm::cli::AddRunCommand(app, exit_code);
   riglm::cli::AddPerplexityCommand(app, exit_code);
   riglm::cli::AddTokenizeCommand(app, exit_code);
+  riglm::cli::AddSynthCommand(app, exit_code);
+  riglm::cli::AddBenchCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

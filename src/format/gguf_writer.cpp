@@ -1,6 +1,7 @@
 #include "format/gguf_writer.h"
 
 #include <cstring>
+#include <algorithm>
 #include <fstream>
 
 namespace riglm {
@@ -78,10 +79,18 @@ void GgufWriter::SetInt32Array(const std::string& key, const std::vector<int32_t
 }
 
 void GgufWriter::AddTensor(const std::string& name, DType type, std::vector<uint64_t> dims, std::vector<uint8_t> data) {
-  tensors_.push_back({name, type, std::move(dims), std::move(data)});
+  const uint64_t size = data.size();
+  tensors_.push_back({name, type, std::move(dims), std::move(data), nullptr, size});
 }
 
-std::vector<uint8_t> GgufWriter::ToBytes() const {
+void GgufWriter::AddTensor(const std::string& name, DType type, std::vector<uint64_t> dims, RowSource source) {
+  uint64_t elements = 1;
+  for (uint64_t d : dims) elements *= d;
+  const uint64_t size = RowBytes(type, elements);
+  tensors_.push_back({name, type, std::move(dims), {}, std::move(source), size});
+}
+
+std::vector<uint8_t> GgufWriter::HeaderBytes() const {
   std::vector<uint8_t> out;
   AppendPod<uint32_t>(0x46554747, &out);
   AppendPod<uint32_t>(version_, &out);
@@ -100,22 +109,68 @@ std::vector<uint8_t> GgufWriter::ToBytes() const {
     for (uint64_t d : t.dims) AppendPod<uint64_t>(d, &out);
     AppendPod<uint32_t>(static_cast<uint32_t>(t.type), &out);
     AppendPod<uint64_t>(offset, &out);
-    offset = align(offset + t.data.size());
+    offset = align(offset + t.size_bytes);
   }
   out.resize(align(out.size()), 0);
+  return out;
+}
+
+uint64_t GgufWriter::TotalBytes() const {
+  uint64_t total = HeaderBytes().size();
+  for (const Tensor& t : tensors_) total += (t.size_bytes + alignment_ - 1) / alignment_ * alignment_;
+  return total;
+}
+
+std::vector<uint8_t> GgufWriter::ToBytes() const {
+  std::vector<uint8_t> out = HeaderBytes();
   for (const Tensor& t : tensors_) {
-    out.insert(out.end(), t.data.begin(), t.data.end());
-    out.resize(align(out.size()), 0);
+    if (t.source) {
+      const size_t at = out.size();
+      out.resize(at + t.size_bytes);
+      t.source(0, t.size_bytes / RowBytes(t.type, t.dims[0]), out.data() + at);
+    } else {
+      out.insert(out.end(), t.data.begin(), t.data.end());
+    }
+    out.resize((out.size() + alignment_ - 1) / alignment_ * alignment_, 0);
   }
   return out;
 }
 
-Status GgufWriter::WriteFile(const std::string& path) const {
-  const std::vector<uint8_t> bytes = ToBytes();
+Status GgufWriter::WriteFile(const std::string& path, uint64_t chunk_bytes,
+                             const std::function<void(uint64_t, uint64_t)>& on_progress) const {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!f) return IoError(path + ": cannot create");
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (!f) return IoError(path + ": write failed");
+  const uint64_t total = TotalBytes();
+  uint64_t written = 0;
+  auto write = [&](const uint8_t* data, uint64_t size) {
+    f.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+    written += size;
+    if (on_progress) on_progress(written, total);
+  };
+  const std::vector<uint8_t> header = HeaderBytes();
+  write(header.data(), header.size());
+  std::vector<uint8_t> buffer;
+  for (const Tensor& t : tensors_) {
+    if (!t.source) {
+      write(t.data.data(), t.data.size());
+    } else {
+      const uint64_t row_bytes = RowBytes(t.type, t.dims[0]);
+      const uint64_t rows = t.size_bytes / row_bytes;
+      const uint64_t rows_per_chunk = std::max<uint64_t>(1, chunk_bytes / row_bytes);
+      for (uint64_t row = 0; row < rows; row += rows_per_chunk) {
+        const uint64_t n = std::min(rows_per_chunk, rows - row);
+        buffer.resize(n * row_bytes);
+        t.source(row, n, buffer.data());
+        write(buffer.data(), buffer.size());
+      }
+    }
+    const uint64_t pad = (alignment_ - t.size_bytes % alignment_) % alignment_;
+    const std::vector<uint8_t> zeros(pad, 0);
+    write(zeros.data(), pad);
+    if (!f) return IoError(path + ": write failed (disk full?)");
+  }
+  f.close();
+  if (!f) return IoError(path + ": write failed (disk full?)");
   return Status::Ok();
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,16 +30,30 @@ class GgufWriter {
   // `data` must hold exactly the tensor's bytes for `type` and `dims` (dims[0] innermost).
   void AddTensor(const std::string& name, DType type, std::vector<uint64_t> dims, std::vector<uint8_t> data);
 
+  // Produces rows [first_row, first_row + num_rows) of a tensor into `out`; rows are dims[0]
+  // elements each.
+  using RowSource = std::function<void(uint64_t first_row, uint64_t num_rows, uint8_t* out)>;
+  // A tensor whose bytes are produced while the file is written, so that files far larger than
+  // memory can be made.
+  void AddTensor(const std::string& name, DType type, std::vector<uint64_t> dims, RowSource source);
+
   std::vector<uint8_t> ToBytes() const;
-  Status WriteFile(const std::string& path) const;
+  // Streams the file: at most `chunk_bytes` of tensor data are held at a time. `on_progress`
+  // sees bytes written so far and the total.
+  Status WriteFile(const std::string& path, uint64_t chunk_bytes = 16 << 20,
+                   const std::function<void(uint64_t, uint64_t)>& on_progress = nullptr) const;
+  uint64_t TotalBytes() const;
 
  private:
   struct Tensor {
     std::string name;
     DType type;
     std::vector<uint64_t> dims;
-    std::vector<uint8_t> data;
+    std::vector<uint8_t> data;  // empty when `source` produces the bytes
+    RowSource source;
+    uint64_t size_bytes = 0;
   };
+  std::vector<uint8_t> HeaderBytes() const;
   uint32_t version_;
   uint64_t alignment_;
   std::vector<std::pair<std::string, GgufValue>> metadata_;

@@ -1,0 +1,15 @@
+// How fast this machine reads memory: the ceiling for decoding, which reads every weight once
+// per token.
+#pragma once
+
+#include <cstdint>
+
+#include "util/thread_pool.h"
+
+namespace riglm::cpu {
+
+// Best of `repetitions` passes over a `bytes` buffer (far larger than the caches), read by every
+// thread of the pool in parallel; bytes per second.
+double MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes = uint64_t{512} << 20, int repetitions = 5);
+
+}  // namespace riglm::cpu

@@ -1,0 +1,128 @@
+#include <cstdio>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/cpu/bandwidth.h"
+#include "backend/cpu/vec_dot.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "engine/bench.h"
+#include "util/strings.h"
+
+namespace riglm::cli {
+namespace {
+
+struct BenchFlags {
+  std::string model_path;
+  std::vector<int64_t> prompt = {512};
+  std::vector<int64_t> gen = {128};
+  int threads = 0;
+  int repetitions = 5;
+  std::string output = "md";
+};
+
+std::string ModelType(const LlamaModel& model) {
+  // Like llama-bench: architecture, size class and the most common weight type.
+  std::map<DType, uint64_t> bytes_by_type;
+  for (const GgufTensorInfo& t : model.gguf().tensors()) bytes_by_type[t.type] += t.size_bytes;
+  DType main = DType::kF32;
+  uint64_t best = 0;
+  for (auto [type, bytes] : bytes_by_type) {
+    if (bytes > best) {
+      best = bytes;
+      main = type;
+    }
+  }
+  return model.config().architecture_name + " " + std::string(DTypeName(main));
+}
+
+uint64_t ParameterCount(const LlamaModel& model) {
+  uint64_t n = 0;
+  for (const GgufTensorInfo& t : model.gguf().tensors()) n += t.num_elements;
+  return n;
+}
+
+int RunBench(const BenchFlags& flags) {
+  if (flags.output != "md" && flags.output != "json") return ReportError(InvalidArgument("-o must be md or json"));
+  if (flags.repetitions < 1) return ReportError(InvalidArgument("-r must be at least 1"));
+  auto loaded = LoadModel(flags.model_path);
+  if (!loaded.ok()) return ReportError(loaded.status());
+  const LlamaModel& model = *loaded->model;
+  ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
+
+  const double bandwidth = cpu::MeasureReadBandwidth(pool);
+  const uint64_t bytes_per_token = WeightBytesPerToken(model);
+  const double ceiling = bandwidth / static_cast<double>(bytes_per_token);
+
+  std::vector<BenchResult> results;
+  for (int64_t n : flags.prompt) {
+    if (n <= 0) continue;
+    auto r = BenchPrompt(model, pool, n, flags.repetitions);
+    if (!r.ok()) return ReportError(r.status());
+    results.push_back(*r);
+  }
+  for (int64_t n : flags.gen) {
+    if (n <= 0) continue;
+    auto r = BenchGeneration(model, pool, n, flags.repetitions);
+    if (!r.ok()) return ReportError(r.status());
+    results.push_back(*r);
+  }
+
+  const std::string type = ModelType(model);
+  const uint64_t size = model.gguf().file_size_bytes();
+  const std::string isa(cpu::IsaName(cpu::BestIsa()));
+  if (flags.output == "json") {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const BenchResult& r : results) {
+      out.push_back({{"model_filename", flags.model_path},
+                     {"model_type", type},
+                     {"model_size", size},
+                     {"model_n_params", ParameterCount(model)},
+                     {"backends", "CPU"},
+                     {"cpu_isa", isa},
+                     {"n_threads", pool.num_threads()},
+                     {"n_prompt", r.n_prompt},
+                     {"n_gen", r.n_gen},
+                     {"avg_ts", r.avg_ts},
+                     {"stddev_ts", r.stddev_ts},
+                     {"samples_ts", r.samples_ts},
+                     {"mem_read_bytes_per_s", bandwidth},
+                     {"weight_bytes_per_token", bytes_per_token},
+                     {"ceiling_ts", r.n_gen > 0 ? ceiling : 0.0},
+                     {"ceiling_pct", r.n_gen > 0 ? 100.0 * r.avg_ts / ceiling : 0.0}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("| model | size | params | backend | threads | test | t/s |\n");
+  std::printf("| ----- | ---: | -----: | ------- | ------: | ---: | --: |\n");
+  for (const BenchResult& r : results) {
+    std::printf("| %s | %.2f MiB | %.2f B | CPU (%s) | %d | %s | %.2f ± %.2f |\n", type.c_str(),
+                static_cast<double>(size) / (1 << 20), static_cast<double>(ParameterCount(model)) / 1e9, isa.c_str(),
+                pool.num_threads(), r.test.c_str(), r.avg_ts, r.stddev_ts);
+  }
+  std::printf("\nmemory read bandwidth: %.1f GB/s (%d threads); weights read per token: %s; "
+              "generation ceiling: %.1f t/s\n",
+              bandwidth / 1e9, pool.num_threads(), FormatBytes(bytes_per_token).c_str(), ceiling);
+  for (const BenchResult& r : results) {
+    if (r.n_gen > 0) std::printf("%s: %.1f%% of the ceiling\n", r.test.c_str(), 100.0 * r.avg_ts / ceiling);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddBenchCommand(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<BenchFlags>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prompt and generation speed (llama-bench style)");
+  cmd->add_option("-m,--model", flags->model_path, "GGUF model file")->required();
+  cmd->add_option("-p,--n-prompt", flags->prompt, "prompt lengths to test (0 skips)")->capture_default_str();
+  cmd->add_option("-n,--n-gen", flags->gen, "generation lengths to test (0 skips)")->capture_default_str();
+  cmd->add_option("-t,--threads", flags->threads, "CPU threads (0: one per physical core)")->capture_default_str();
+  cmd->add_option("-r,--repetitions", flags->repetitions, "timed repetitions of each test")->capture_default_str();
+  cmd->add_option("-o,--output", flags->output, "md (table) or json")->capture_default_str();
+  cmd->callback([flags, &exit_code] { exit_code = RunBench(*flags); });
+}
+
+}  // namespace riglm::cli

@@ -1,0 +1,79 @@
+#include "engine/bench.h"
+
+#include <chrono>
+#include <cmath>
+
+namespace riglm {
+namespace {
+
+void Summarize(BenchResult* r) {
+  double sum = 0.0;
+  for (double s : r->samples_ts) sum += s;
+  r->avg_ts = sum / static_cast<double>(r->samples_ts.size());
+  double sq = 0.0;
+  for (double s : r->samples_ts) sq += (s - r->avg_ts) * (s - r->avg_ts);
+  r->stddev_ts = r->samples_ts.size() > 1 ? std::sqrt(sq / static_cast<double>(r->samples_ts.size() - 1)) : 0.0;
+}
+
+int32_t TokenAt(int64_t i, int64_t vocab) { return static_cast<int32_t>((i * 7919 + 13) % vocab); }
+
+}  // namespace
+
+Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64_t n_prompt, int repetitions,
+                                int64_t batch_size) {
+  BenchResult r;
+  r.test = "pp" + std::to_string(n_prompt);
+  r.n_prompt = n_prompt;
+  ForwardPass forward(model, pool);
+  KvCache cache(model.config(), n_prompt, 1);
+  std::vector<float> logits;
+  Batch batch;
+  for (int rep = -1; rep < repetitions; ++rep) {  // rep -1 warms up
+    const auto start = std::chrono::steady_clock::now();
+    for (int64_t begin = 0; begin < n_prompt; begin += batch_size) {
+      batch.Clear();
+      const int64_t end = std::min(n_prompt, begin + batch_size);
+      for (int64_t i = begin; i < end; ++i) batch.Add(TokenAt(i, model.config().vocab_size), static_cast<int32_t>(i), 0, i == end - 1);
+      RIGLM_RETURN_IF_ERROR(forward.Run(batch, cache, &logits));
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (rep >= 0) r.samples_ts.push_back(static_cast<double>(n_prompt) / seconds);
+  }
+  Summarize(&r);
+  return r;
+}
+
+Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, int64_t n_gen, int repetitions) {
+  BenchResult r;
+  r.test = "tg" + std::to_string(n_gen);
+  r.n_gen = n_gen;
+  ForwardPass forward(model, pool);
+  KvCache cache(model.config(), std::max<int64_t>(n_gen, 1), 1);
+  std::vector<float> logits;
+  Batch batch;
+  for (int rep = -1; rep < repetitions; ++rep) {
+    const int64_t steps = rep < 0 ? std::min<int64_t>(n_gen, 8) : n_gen;
+    const auto start = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < steps; ++i) {
+      batch.Clear();
+      batch.Add(TokenAt(i, model.config().vocab_size), static_cast<int32_t>(i), 0, true);
+      RIGLM_RETURN_IF_ERROR(forward.Run(batch, cache, &logits));
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (rep >= 0) r.samples_ts.push_back(static_cast<double>(steps) / seconds);
+  }
+  Summarize(&r);
+  return r;
+}
+
+uint64_t WeightBytesPerToken(const LlamaModel& model) {
+  auto bytes = [](const cpu::WeightMatrix& w) { return static_cast<uint64_t>(w.rows) * w.row_bytes; };
+  uint64_t total = bytes(model.output()) + model.token_embedding().row_bytes;
+  for (const LayerWeights& l : model.layers()) {
+    total += bytes(l.attn_q) + bytes(l.attn_k) + bytes(l.attn_v) + bytes(l.attn_output) + bytes(l.ffn_gate) +
+             bytes(l.ffn_up) + bytes(l.ffn_down);
+  }
+  return total;
+}
+
+}  // namespace riglm

@@ -1,0 +1,29 @@
+// Prompt-processing and generation speed, measured the way llama-bench measures them: pp runs
+// a prompt of n tokens in batches, tg generates n tokens one at a time from an empty context.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model/forward.h"
+
+namespace riglm {
+
+struct BenchResult {
+  std::string test;  // "pp512", "tg128"
+  int64_t n_prompt = 0;
+  int64_t n_gen = 0;
+  std::vector<double> samples_ts;  // tokens per second of each repetition
+  double avg_ts = 0.0;
+  double stddev_ts = 0.0;
+};
+
+// One warm-up pass, then `repetitions` timed ones.
+Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64_t n_prompt, int repetitions,
+                                int64_t batch_size = 512);
+Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, int64_t n_gen, int repetitions);
+
+// Bytes of weights one decoded token reads: every matrix once, plus one embedding row.
+uint64_t WeightBytesPerToken(const LlamaModel& model);
+
+}  // namespace riglm
