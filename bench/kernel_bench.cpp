@@ -15,7 +15,8 @@ void BM_MatVec(benchmark::State& state, DType type) {
   for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
   std::vector<uint8_t> weights(RowBytes(type, rows * cols));
   QuantizeRow(type, values.data(), weights.data(), rows * cols);
-  cpu::WeightMatrix w{type, weights.data(), rows, cols, RowBytes(type, cols)};
+  cpu::WeightMatrix w{type, weights.data(), rows, cols, RowBytes(type, cols), nullptr};
+  cpu::PreparePacked(&w);
   std::vector<float> x(cols, 0.25f), y(rows);
   ThreadPool pool(static_cast<int>(state.range(0)));
   cpu::MatMulScratch scratch;

@@ -77,7 +77,7 @@ TEST_P(MatMulTest, MatrixMatrixEqualsMatrixVectorPerToken) {
   std::vector<float> values = RandomFloats(rows * cols, 31, 1.0f);
   std::vector<uint8_t> weights(RowBytes(type, rows * cols));
   QuantizeRow(type, values.data(), weights.data(), rows * cols);
-  WeightMatrix w{type, weights.data(), rows, cols, RowBytes(type, cols)};
+  WeightMatrix w{type, weights.data(), rows, cols, RowBytes(type, cols), nullptr};
   const std::vector<float> x = RandomFloats(tokens * cols, 32, 1.0f);
   ThreadPool pool(2);
   MatMulScratch scratch;
@@ -116,6 +116,52 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, MatMulTest,
                          ::testing::Values(DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0,
                                            DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K,
                                            DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
+
+}  // namespace
+}  // namespace riglm::cpu
+
+namespace riglm::cpu {
+namespace {
+
+// The packed AVX-512 VNNI path against dequantize-then-float64, for token counts that exercise
+// every tile width (1..4) and a remainder.
+class PackedMatMulTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(PackedMatMulTest, MatchesDequantizedFloat64) {
+  const DType type = GetParam();
+  const int64_t rows = 48, cols = 256;
+  if (!CanPack(type, rows, cols)) {
+    std::printf("[  SKIPPED ] packed %s: this CPU has no AVX-512 VNNI (or RIGLM_NO_PACK is set)\n",
+                std::string(DTypeName(type)).c_str());
+    GTEST_SKIP() << "avx512vnni: not available";
+  }
+  std::vector<float> values = RandomFloats(rows * cols, 51, 1.0f);
+  std::vector<uint8_t> weights(RowBytes(type, rows * cols));
+  QuantizeRow(type, values.data(), weights.data(), rows * cols);
+  std::vector<float> dequantized(rows * cols);
+  DequantizeRow(type, weights.data(), dequantized.data(), rows * cols);
+  WeightMatrix w{type, weights.data(), rows, cols, RowBytes(type, cols), nullptr};
+  PreparePacked(&w);
+  ASSERT_NE(w.packed, nullptr);
+  ThreadPool pool(2);
+  MatMulScratch scratch;
+  for (int64_t tokens : {1, 2, 3, 4, 5, 9}) {
+    const std::vector<float> x = RandomFloats(tokens * cols, 52 + tokens, 2.0f);
+    std::vector<float> y(tokens * rows);
+    MatMul(w, x.data(), tokens, y.data(), pool, scratch);
+    for (int64_t t = 0; t < tokens; ++t) {
+      for (int64_t r = 0; r < rows; ++r) {
+        double want = 0.0;
+        for (int64_t c = 0; c < cols; ++c) want += static_cast<double>(dequantized[r * cols + c]) * x[t * cols + c];
+        ASSERT_NEAR(y[t * rows + r], want, ErrorBound(type, dequantized.data() + r * cols, x.data() + t * cols, cols))
+            << "tokens " << tokens << " token " << t << " row " << r;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType::kQ4_0, DType::kQ8_0),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 }  // namespace

@@ -36,7 +36,9 @@ class TensorBinder {
       return {};
     }
     weight_bytes_ += t->size_bytes;
-    return {t->type, Data(*t), rows, cols, RowBytes(t->type, cols)};
+    cpu::WeightMatrix w{t->type, Data(*t), rows, cols, RowBytes(t->type, cols), nullptr};
+    cpu::PreparePacked(&w);
+    return w;
   }
 
   std::vector<float> Vector(const std::string& name, int64_t length, bool required = true) {

@@ -15,8 +15,45 @@ constexpr int64_t kRowsPerChunk = 16;
 
 bool MatMulSupports(DType type) { return GetVecDotKernel(type).fn != nullptr; }
 
+void PreparePacked(WeightMatrix* w) {
+  if (!CanPack(w->type, w->rows, w->cols)) return;
+  w->packed = std::make_shared<const PackedWeights>(Pack(w->type, w->data, w->rows, w->cols, w->row_bytes));
+}
+
+namespace {
+
+void PackedPath(const WeightMatrix& w, const float* x, int64_t num_tokens, float* out, ThreadPool& pool,
+                MatMulScratch& scratch) {
+  const int64_t blocks = w.cols / kQ8_0BlockElements;
+  const uint64_t act_row_bytes = RowBytes(DType::kQ8_0, w.cols);
+  scratch.activations.resize(act_row_bytes * num_tokens);
+  scratch.activation_sums.resize(blocks * num_tokens);
+  pool.ParallelFor(num_tokens, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      auto* q = reinterpret_cast<BlockQ8_0*>(scratch.activations.data() + t * act_row_bytes);
+      QuantizeRow(DType::kQ8_0, x + t * w.cols, q, w.cols);
+      for (int64_t b = 0; b < blocks; ++b) {
+        int32_t sum = 0;
+        for (int j = 0; j < kQ8_0BlockElements; ++j) sum += q[b].quants[j];
+        scratch.activation_sums[t * blocks + b] = sum;
+      }
+    }
+  });
+  const int64_t groups = w.rows / kPackRows;
+  pool.ParallelFor(groups, 1, [&](int64_t begin, int64_t end) {
+    PackedMatMul(*w.packed, begin, end, scratch.activations.data(), act_row_bytes, scratch.activation_sums.data(),
+                 num_tokens, out, w.rows);
+  });
+}
+
+}  // namespace
+
 void MatMul(const WeightMatrix& w, const float* x, int64_t num_tokens, float* out, ThreadPool& pool,
             MatMulScratch& scratch) {
+  if (w.packed) {
+    PackedPath(w, x, num_tokens, out, pool, scratch);
+    return;
+  }
   const VecDotKernel kernel = GetVecDotKernel(w.type);
   RIGLM_DCHECK(kernel.fn != nullptr);
   const void* activations = x;

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "backend/cpu/packed.h"
 #include "tensor/dtype.h"
 #include "util/thread_pool.h"
 
@@ -16,7 +18,12 @@ struct WeightMatrix {
   int64_t rows = 0;
   int64_t cols = 0;
   uint64_t row_bytes = 0;
+  // A repacked copy for the fastest kernels, when the type and CPU allow (see PreparePacked).
+  std::shared_ptr<const PackedWeights> packed;
 };
+
+// Adds the packed copy to `w` when this CPU has a kernel for it; otherwise leaves it unchanged.
+void PreparePacked(WeightMatrix* w);
 
 // True when this build has a kernel for weights of `type` (and `cols` fits its blocks).
 bool MatMulSupports(DType type);
@@ -25,6 +32,7 @@ bool MatMulSupports(DType type);
 // and is kept between calls so that steady-state decoding allocates nothing.
 struct MatMulScratch {
   std::vector<uint8_t> activations;
+  std::vector<int32_t> activation_sums;  // per token and 32-block, for the packed kernels
 };
 
 // out[t * w.rows + r] = dot(W[r, :], x[t * w.cols : (t + 1) * w.cols]) for t < num_tokens.

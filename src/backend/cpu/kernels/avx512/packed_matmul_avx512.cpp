@@ -1,0 +1,155 @@
+// AVX-512 VNNI kernels over 8-row packed Q4_0 / Q8_0 weights (see backend/cpu/packed.h), with
+// Q8_0 activations. A tile is 8 rows by T tokens: the weights of a block column are loaded and
+// unpacked once for all T tokens, each activation block once for all 8 rows. Compiled with
+// AVX-512 enabled; only called after CPUID said the CPU has it.
+// GCC 12 flags the deliberately undefined upper halves inside its own AVX-512 headers.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include "backend/cpu/packed.h"
+#include "tensor/quant.h"
+
+namespace riglm::cpu {
+namespace {
+
+// Sums each group of 4 lanes: result k is the sum of lanes 4k..4k+3.
+inline void SumQuads(__m512 v, float* out) {
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xb1));  // swap neighbours
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4e));  // swap pairs
+  out[0] = _mm_cvtss_f32(_mm512_castps512_ps128(v));
+  out[1] = _mm_cvtss_f32(_mm512_extractf32x4_ps(v, 1));
+  out[2] = _mm_cvtss_f32(_mm512_extractf32x4_ps(v, 2));
+  out[3] = _mm_cvtss_f32(_mm512_extractf32x4_ps(v, 3));
+}
+
+// Sums each half: lanes 0-7 and 8-15.
+inline void SumHalves(__m512 v, float* out) {
+  const __m256 lo = _mm512_castps512_ps256(v);
+  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+  for (int k = 0; k < 2; ++k) {
+    const __m256 h = k == 0 ? lo : hi;
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    out[k] = _mm_cvtss_f32(s);
+  }
+}
+
+template <int T>
+void TileQ4_0(const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int32_t* const* sums, float* y,
+              int64_t y_stride) {
+  const __m512i low_mask = _mm512_set1_epi8(0x0f);
+  const __m512i expand_lo = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i expand_hi = _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+  __m512 acc[2][T];
+  for (int t = 0; t < T; ++t) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+  const uint8_t* col = group;
+  for (int64_t b = 0; b < blocks; ++b, col += 16 + 128) {
+    const __m512 scales = _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col))));
+    const __m512 s_lo = _mm512_permutexvar_ps(expand_lo, scales);
+    const __m512 s_hi = _mm512_permutexvar_ps(expand_hi, scales);
+    const __m512i w0 = _mm512_loadu_si512(col + 16);
+    const __m512i w1 = _mm512_loadu_si512(col + 80);
+    const __m512i lo0 = _mm512_and_si512(w0, low_mask), hi0 = _mm512_and_si512(_mm512_srli_epi16(w0, 4), low_mask);
+    const __m512i lo1 = _mm512_and_si512(w1, low_mask), hi1 = _mm512_and_si512(_mm512_srli_epi16(w1, 4), low_mask);
+    for (int t = 0; t < T; ++t) {
+      const auto* a = reinterpret_cast<const BlockQ8_0*>(act[t]) + b;
+      const __m512i a_lo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a->quants)));
+      const __m512i a_hi = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a->quants + 16)));
+      __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo0, a_lo);
+      __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo1, a_lo);
+      d0 = _mm512_dpbusd_epi32(d0, hi0, a_hi);
+      d1 = _mm512_dpbusd_epi32(d1, hi1, a_hi);
+      // Q4_0 stores q + 8: each row's sum over its 4 lanes is dot - 8 * sum(a).
+      const __m512 offset = _mm512_set1_ps(-2.0f * static_cast<float>(sums[t][b]));
+      const __m512 da = _mm512_set1_ps(_cvtsh_ss(a->scale_f16));
+      acc[0][t] = _mm512_fmadd_ps(_mm512_add_ps(_mm512_cvtepi32_ps(d0), offset), _mm512_mul_ps(s_lo, da), acc[0][t]);
+      acc[1][t] = _mm512_fmadd_ps(_mm512_add_ps(_mm512_cvtepi32_ps(d1), offset), _mm512_mul_ps(s_hi, da), acc[1][t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    float rows[8];
+    SumQuads(acc[0][t], rows);
+    SumQuads(acc[1][t], rows + 4);
+    for (int r = 0; r < 8; ++r) y[t * y_stride + r] = rows[r];
+  }
+}
+
+template <int T>
+void TileQ8_0(const uint8_t* group, int64_t blocks, const uint8_t* const* act, float* y, int64_t y_stride) {
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512 acc[4][T];
+  for (int k = 0; k < 4; ++k) {
+    for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
+  }
+  const __m512i expand[4] = {
+      _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+      _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+      _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+      _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+  };
+  const uint8_t* col = group;
+  for (int64_t b = 0; b < blocks; ++b, col += 16 + 256) {
+    const __m512 scales = _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col))));
+    __m512i w[4], bias_dot[4];
+    __m512 s[4];
+    for (int k = 0; k < 4; ++k) {
+      w[k] = _mm512_loadu_si512(col + 16 + 64 * k);
+      // dpbusd wants an unsigned operand: (a + 128) . w = a . w + 128 * sum(w).
+      bias_dot[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, w[k]);
+      s[k] = _mm512_permutexvar_ps(expand[k], scales);
+    }
+    for (int t = 0; t < T; ++t) {
+      const auto* a = reinterpret_cast<const BlockQ8_0*>(act[t]) + b;
+      const __m512i au = _mm512_xor_si512(
+          _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->quants))), bias);
+      const __m512 da = _mm512_set1_ps(_cvtsh_ss(a->scale_f16));
+      for (int k = 0; k < 4; ++k) {
+        const __m512i d = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), au, w[k]), bias_dot[k]);
+        acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(s[k], da), acc[k][t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    for (int k = 0; k < 4; ++k) SumHalves(acc[k][t], y + t * y_stride + 2 * k);
+  }
+}
+
+template <int T>
+void Tile(const PackedWeights& w, const uint8_t* group, const uint8_t* const* act, const int32_t* const* sums, float* y,
+          int64_t y_stride) {
+  if (w.type == DType::kQ4_0) {
+    TileQ4_0<T>(group, w.cols / 32, act, sums, y, y_stride);
+  } else {
+    TileQ8_0<T>(group, w.cols / 32, act, y, y_stride);
+  }
+}
+
+}  // namespace
+
+void PackedMatMulAvx512(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,
+                        uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y,
+                        int64_t y_stride) {
+  constexpr int kTile = 4;
+  const int64_t blocks = w.cols / 32;
+  for (int64_t t0 = 0; t0 < num_tokens; t0 += kTile) {
+    const int n = static_cast<int>(std::min<int64_t>(kTile, num_tokens - t0));
+    const uint8_t* act[kTile];
+    const int32_t* sums[kTile];
+    for (int t = 0; t < n; ++t) {
+      act[t] = activations + (t0 + t) * act_row_bytes;
+      sums[t] = act_sums + (t0 + t) * blocks;
+    }
+    for (int64_t g = group_begin; g < group_end; ++g) {
+      float* out = y + t0 * y_stride + g * kPackRows;
+      switch (n) {
+        case 4: Tile<4>(w, w.group(g), act, sums, out, y_stride); break;
+        case 3: Tile<3>(w, w.group(g), act, sums, out, y_stride); break;
+        case 2: Tile<2>(w, w.group(g), act, sums, out, y_stride); break;
+        default: Tile<1>(w, w.group(g), act, sums, out, y_stride); break;
+      }
+    }
+  }
+}
+
+}  // namespace riglm::cpu

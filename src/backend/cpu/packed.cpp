@@ -1,0 +1,75 @@
+#include "backend/cpu/packed.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "tensor/quant.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+namespace riglm::cpu {
+
+// Defined in kernels/avx512/.
+void PackedMatMulAvx512(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,
+                        uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y,
+                        int64_t y_stride);
+
+bool HasAvx512Vnni() {
+#if defined(__x86_64__)
+  static const bool has = [] {
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 27))) return false;  // OSXSAVE
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0xe6) != 0xe6) return false;  // XMM, YMM, opmask, ZMM state
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    const bool f = ebx & (1u << 16), dq = ebx & (1u << 17), bw = ebx & (1u << 30), vl = ebx & (1u << 31);
+    const bool vnni = ecx & (1u << 11);
+    return f && dq && bw && vl && vnni;
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+bool CanPack(DType type, int64_t rows, int64_t cols) {
+  if (std::getenv("RIGLM_NO_PACK") != nullptr) return false;  // for comparisons and tests
+  return HasAvx512Vnni() && (type == DType::kQ4_0 || type == DType::kQ8_0) && rows % kPackRows == 0 &&
+         cols % 64 == 0;
+}
+
+PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
+  PackedWeights p;
+  p.type = type;
+  p.rows = rows;
+  p.cols = cols;
+  const int64_t blocks = cols / 32;
+  const uint64_t quant_bytes = type == DType::kQ4_0 ? 16 : 32;
+  const uint64_t column_bytes = 16 + kPackRows * quant_bytes;
+  p.group_bytes = column_bytes * blocks;
+  const uint64_t total = p.group_bytes * (rows / kPackRows);
+  p.data = {static_cast<uint8_t*>(std::aligned_alloc(64, (total + 63) / 64 * 64)), [](uint8_t* d) { std::free(d); }};
+  const uint64_t block_bytes = type == DType::kQ4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  for (int64_t g = 0; g < rows / kPackRows; ++g) {
+    uint8_t* out = p.data.get() + g * p.group_bytes;
+    for (int64_t b = 0; b < blocks; ++b) {
+      for (int r = 0; r < kPackRows; ++r) {
+        const uint8_t* block = data + (g * kPackRows + r) * row_bytes + b * block_bytes;
+        std::memcpy(out + 2 * r, block, 2);                                   // f16 scale
+        std::memcpy(out + 16 + r * quant_bytes, block + 2, quant_bytes);      // quants
+      }
+      out += column_bytes;
+    }
+  }
+  return p;
+}
+
+void PackedMatMul(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,
+                  uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y, int64_t y_stride) {
+  PackedMatMulAvx512(w, group_begin, group_end, activations, act_row_bytes, act_sums, num_tokens, y, y_stride);
+}
+
+}  // namespace riglm::cpu

@@ -1,0 +1,44 @@
+// Weights repacked at load time into the layout the AVX-512 VNNI kernels read fastest: blocks
+// of 8 rows interleaved column by column, so one vector load feeds several rows and the
+// activation block is loaded once for all of them. Goals: fewer instructions per weight byte,
+// so decoding runs at memory speed on few cores. Non-goals: formats other than Q4_0 and Q8_0
+// (the others keep their GGUF layout).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "tensor/dtype.h"
+
+namespace riglm::cpu {
+
+constexpr int kPackRows = 8;
+
+// Layout, per group of 8 rows and per block column b (32 elements):
+//   Q4_0x8: 8 f16 scales (16 bytes), then for row pairs (0,1),(2,3),(4,5),(6,7)... each row's
+//           16 quant bytes, rows in order: 128 bytes. 144 bytes per column, as in GGUF.
+//   Q8_0x8: 8 f16 scales (16 bytes), then each row's 32 quant bytes in order: 256 bytes.
+struct PackedWeights {
+  DType type = DType::kF32;  // the GGUF type that was packed
+  int64_t rows = 0;
+  int64_t cols = 0;
+  uint64_t group_bytes = 0;  // bytes of one group of 8 rows
+  std::unique_ptr<uint8_t[], void (*)(uint8_t*)> data{nullptr, [](uint8_t*) {}};
+
+  const uint8_t* group(int64_t g) const { return data.get() + g * group_bytes; }
+};
+
+// True when `type` has a packed kernel this CPU can run and `rows` is a multiple of 8.
+bool CanPack(DType type, int64_t rows, int64_t cols);
+// Repacks rows of GGUF blocks (`row_bytes` apart) into a new buffer.
+PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes);
+
+// y[t * y_stride + r] for rows [group_begin * 8, group_end * 8) and `num_tokens` tokens of Q8_0
+// activations (`act_row_bytes` apart). `act_sums` holds, per token and block, the sum of that
+// block's activation quants (needed by Q4_0's offset of 8).
+void PackedMatMul(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,
+                  uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y, int64_t y_stride);
+
+bool HasAvx512Vnni();
+
+}  // namespace riglm::cpu
