@@ -130,7 +130,7 @@ class PackedMatMulTest : public ::testing::TestWithParam<DType> {};
 
 TEST_P(PackedMatMulTest, MatchesDequantizedFloat64) {
   const DType type = GetParam();
-  const int64_t rows = 48, cols = 256;
+  const int64_t rows = 48, cols = 512;
   if (!CanPack(type, rows, cols)) {
     std::printf("[  SKIPPED ] packed %s: this CPU has no AVX-512 VNNI (or RIGLM_NO_PACK is set)\n",
                 std::string(DTypeName(type)).c_str());
@@ -161,7 +161,7 @@ TEST_P(PackedMatMulTest, MatchesDequantizedFloat64) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType::kQ4_0, DType::kQ8_0),
+INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType::kQ4_0, DType::kQ8_0, DType::kQ4_K),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 }  // namespace

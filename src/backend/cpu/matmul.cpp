@@ -25,13 +25,24 @@ namespace {
 void PackedPath(const WeightMatrix& w, const float* x, int64_t num_tokens, float* out, ThreadPool& pool,
                 MatMulScratch& scratch) {
   const int64_t blocks = w.cols / kQ8_0BlockElements;
-  const uint64_t act_row_bytes = RowBytes(DType::kQ8_0, w.cols);
+  const DType act_type = ActivationType(w.type);
+  const uint64_t act_row_bytes = RowBytes(act_type, w.cols);
   scratch.activations.resize(act_row_bytes * num_tokens);
   scratch.activation_sums.resize(blocks * num_tokens);
   pool.ParallelFor(num_tokens, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      auto* q = reinterpret_cast<BlockQ8_0*>(scratch.activations.data() + t * act_row_bytes);
-      QuantizeRow(DType::kQ8_0, x + t * w.cols, q, w.cols);
+      QuantizeRow(act_type, x + t * w.cols, scratch.activations.data() + t * act_row_bytes, w.cols);
+      if (w.type == DType::kQ4_K) {
+        // 16-bit sums of each 32 activations (8 per 256-block), packed into the same scratch.
+        const auto* q = reinterpret_cast<const BlockQ8_K*>(scratch.activations.data() + t * act_row_bytes);
+        auto* sums32 = reinterpret_cast<int16_t*>(scratch.activation_sums.data()) + t * blocks;
+        for (int64_t b = 0; b < w.cols / kQK; ++b) {
+          for (int s = 0; s < 8; ++s) sums32[8 * b + s] = static_cast<int16_t>(q[b].sums[2 * s] + q[b].sums[2 * s + 1]);
+        }
+        continue;
+      }
+      if (w.type != DType::kQ4_0) continue;
+      const auto* q = reinterpret_cast<const BlockQ8_0*>(scratch.activations.data() + t * act_row_bytes);
       for (int64_t b = 0; b < blocks; ++b) {
         int32_t sum = 0;
         for (int j = 0; j < kQ8_0BlockElements; ++j) sum += q[b].quants[j];

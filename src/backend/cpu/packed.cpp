@@ -37,11 +37,46 @@ bool HasAvx512Vnni() {
 
 bool CanPack(DType type, int64_t rows, int64_t cols) {
   if (std::getenv("RIGLM_NO_PACK") != nullptr) return false;  // for comparisons and tests
-  return HasAvx512Vnni() && (type == DType::kQ4_0 || type == DType::kQ8_0) && rows % kPackRows == 0 &&
-         cols % 64 == 0;
+  if (!HasAvx512Vnni() || rows % kPackRows != 0) return false;
+  if (type == DType::kQ4_0 || type == DType::kQ8_0) return cols % 64 == 0;
+  return type == DType::kQ4_K && cols % kQK == 0;
 }
 
+namespace {
+
+PackedWeights PackQ4_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
+  PackedWeights p;
+  p.type = DType::kQ4_K;
+  p.rows = rows;
+  p.cols = cols;
+  const int64_t blocks = cols / kQK;
+  constexpr uint64_t kColumnBytes = 16 + 16 + 64 + 64 + 4 * kPackRows * 32;
+  p.group_bytes = kColumnBytes * blocks;
+  const uint64_t total = p.group_bytes * (rows / kPackRows);
+  p.data = {static_cast<uint8_t*>(std::aligned_alloc(64, (total + 63) / 64 * 64)), [](uint8_t* d) { std::free(d); }};
+  for (int64_t g = 0; g < rows / kPackRows; ++g) {
+    uint8_t* out = p.data.get() + g * p.group_bytes;
+    for (int64_t b = 0; b < blocks; ++b, out += kColumnBytes) {
+      for (int r = 0; r < kPackRows; ++r) {
+        const auto* block = reinterpret_cast<const BlockQ4_K*>(data + (g * kPackRows + r) * row_bytes) + b;
+        std::memcpy(out + 2 * r, &block->scale_f16, 2);
+        std::memcpy(out + 16 + 2 * r, &block->min_f16, 2);
+        for (int sub = 0; sub < 8; ++sub) {
+          UnpackScaleMinK4(sub, block->scales, out + 32 + 8 * r + sub, out + 96 + 8 * r + sub);
+        }
+        for (int chunk = 0; chunk < 4; ++chunk) {
+          std::memcpy(out + 160 + 256 * chunk + 32 * r, block->quants + 32 * chunk, 32);
+        }
+      }
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
 PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
+  if (type == DType::kQ4_K) return PackQ4_K(data, rows, cols, row_bytes);
   PackedWeights p;
   p.type = type;
   p.rows = rows;

@@ -14,10 +14,12 @@ namespace riglm::cpu {
 
 constexpr int kPackRows = 8;
 
-// Layout, per group of 8 rows and per block column b (32 elements):
-//   Q4_0x8: 8 f16 scales (16 bytes), then for row pairs (0,1),(2,3),(4,5),(6,7)... each row's
-//           16 quant bytes, rows in order: 128 bytes. 144 bytes per column, as in GGUF.
-//   Q8_0x8: 8 f16 scales (16 bytes), then each row's 32 quant bytes in order: 256 bytes.
+// Layout, per group of 8 rows and per block column b:
+//   Q4_0x8 (32 elements): 8 f16 scales (16 bytes), then each row's 16 quant bytes, rows in order.
+//   Q8_0x8 (32 elements): 8 f16 scales (16 bytes), then each row's 32 quant bytes in order.
+//   Q4_Kx8 (256 elements): 8 f16 d, 8 f16 dmin, the 6-bit scales and mins unpacked to bytes
+//           ([row][sub-block], 64 bytes each), then per 64-element chunk each row's 32 quant
+//           bytes in order (low nibbles: sub-block 2c, high: 2c+1).
 struct PackedWeights {
   DType type = DType::kF32;  // the GGUF type that was packed
   int64_t rows = 0;
@@ -33,9 +35,10 @@ bool CanPack(DType type, int64_t rows, int64_t cols);
 // Repacks rows of GGUF blocks (`row_bytes` apart) into a new buffer.
 PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes);
 
-// y[t * y_stride + r] for rows [group_begin * 8, group_end * 8) and `num_tokens` tokens of Q8_0
-// activations (`act_row_bytes` apart). `act_sums` holds, per token and block, the sum of that
-// block's activation quants (needed by Q4_0's offset of 8).
+// y[t * y_stride + r] for rows [group_begin * 8, group_end * 8) and `num_tokens` tokens of
+// activations (`act_row_bytes` apart) in ActivationType(w.type): Q8_0, or Q8_K for Q4_K.
+// For Q4_0, `act_sums` holds per token and block the sum of that block's activation quants
+// (for the format's offset of 8); other types ignore it.
 void PackedMatMul(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,
                   uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y, int64_t y_stride);
 

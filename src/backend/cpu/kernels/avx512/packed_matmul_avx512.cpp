@@ -6,6 +6,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "backend/cpu/packed.h"
 #include "tensor/quant.h"
 
@@ -115,11 +117,127 @@ void TileQ8_0(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
   }
 }
 
+// Q4_K: per 256-element column, the 6-bit sub-block scales multiply 16-bit pair sums (maddubs,
+// then dpwssd), the super-block scale d is applied in float, and the minima are a second small
+// dot product of the mins with the activations' 32-element sums (`sums32`, 8 per column).
+// Scale vectors come from one 16-bit table per 4 rows through vpermw.
+alignas(64) constexpr int16_t kScaleIndex[2][8][32] = {
+#define RIGLM_ROW_PAIR(first)                                                                                      \
+  {                                                                                                               \
+    {RIGLM_SUB(first, 0)}, {RIGLM_SUB(first, 1)}, {RIGLM_SUB(first, 2)}, {RIGLM_SUB(first, 3)},                   \
+        {RIGLM_SUB(first, 4)}, {RIGLM_SUB(first, 5)}, {RIGLM_SUB(first, 6)}, {RIGLM_SUB(first, 7)},               \
+  }
+#define RIGLM_SUB(first, s)                                                                                        \
+  (first) * 8 + s, (first) * 8 + s, (first) * 8 + s, (first) * 8 + s, (first) * 8 + s, (first) * 8 + s,          \
+      (first) * 8 + s, (first) * 8 + s, (first) * 8 + s, (first) * 8 + s, (first) * 8 + s, (first) * 8 + s,      \
+      (first) * 8 + s, (first) * 8 + s, (first) * 8 + s, (first) * 8 + s, (first + 1) * 8 + s, (first + 1) * 8 + s, \
+      (first + 1) * 8 + s, (first + 1) * 8 + s, (first + 1) * 8 + s, (first + 1) * 8 + s, (first + 1) * 8 + s,   \
+      (first + 1) * 8 + s, (first + 1) * 8 + s, (first + 1) * 8 + s, (first + 1) * 8 + s, (first + 1) * 8 + s,   \
+      (first + 1) * 8 + s, (first + 1) * 8 + s, (first + 1) * 8 + s, (first + 1) * 8 + s
+    RIGLM_ROW_PAIR(0),
+    RIGLM_ROW_PAIR(2),
+#undef RIGLM_SUB
+#undef RIGLM_ROW_PAIR
+};
+
 template <int T>
-void Tile(const PackedWeights& w, const uint8_t* group, const uint8_t* const* act, const int32_t* const* sums, float* y,
-          int64_t y_stride) {
+void TileQ4_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int16_t* const* sums32,
+              float* y, int64_t y_stride) {
+  constexpr uint64_t kColumnBytes = 16 + 16 + 64 + 64 + 4 * 8 * 32;
+  const __m512i low_mask = _mm512_set1_epi8(0x0f);
+  const __m512i expand_pairs[4] = {
+      _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+      _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+      _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+      _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+  };
+  const __m512i expand_quads_lo = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i expand_quads_hi = _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+  __m512 acc[4][T], min_acc[2][T];
+  for (int t = 0; t < T; ++t) {
+    for (int k = 0; k < 4; ++k) acc[k][t] = _mm512_setzero_ps();
+    min_acc[0][t] = min_acc[1][t] = _mm512_setzero_ps();
+  }
+  const uint8_t* col = group;
+  for (int64_t b = 0; b < blocks; ++b, col += kColumnBytes) {
+    const BlockQ8_K* a[T];
+    for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act[t]) + b;
+    // 16-bit copies of the scales and mins, rows 0-3 and 4-7: [row][sub-block].
+    const __m512i scales[2] = {
+        _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 32))),
+        _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 64)))};
+    const __m512i mins[2] = {
+        _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 96))),
+        _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 128)))};
+    const __m512 dmin = _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16))));
+    const __m512 dmin_lo = _mm512_permutexvar_ps(expand_quads_lo, dmin);
+    const __m512 dmin_hi = _mm512_permutexvar_ps(expand_quads_hi, dmin);
+    for (int t = 0; t < T; ++t) {
+      // Each row's sum over sub-blocks of min * (sum of those 32 activations), 4 lanes a row.
+      const __m512i s = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sums32[t] + 8 * b)));
+      const __m512 da = _mm512_set1_ps(a[t]->scale);
+      min_acc[0][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(mins[0], s)), _mm512_mul_ps(dmin_lo, da),
+                                      min_acc[0][t]);
+      min_acc[1][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(mins[1], s)), _mm512_mul_ps(dmin_hi, da),
+                                      min_acc[1][t]);
+    }
+    __m512i isum[4][T];
+    for (int k = 0; k < 4; ++k) {
+      for (int t = 0; t < T; ++t) isum[k][t] = _mm512_setzero_si512();
+    }
+    const uint8_t* quants = col + 160;
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      __m512i a_lo[T], a_hi[T];
+      for (int t = 0; t < T; ++t) {
+        a_lo[t] = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->quants + 64 * chunk)));
+        a_hi[t] = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->quants + 64 * chunk + 32)));
+      }
+      for (int k = 0; k < 4; ++k) {
+        const __m512i w = _mm512_loadu_si512(quants + 256 * chunk + 64 * k);
+        const __m512i lo = _mm512_and_si512(w, low_mask);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), low_mask);
+        // Lanes 0-15 take row 2k's scale, 16-31 row 2k+1's, for sub-blocks 2c and 2c+1.
+        const __m512i sc_lo = _mm512_permutexvar_epi16(
+            _mm512_load_si512(kScaleIndex[k % 2][2 * chunk]), scales[k / 2]);
+        const __m512i sc_hi = _mm512_permutexvar_epi16(
+            _mm512_load_si512(kScaleIndex[k % 2][2 * chunk + 1]), scales[k / 2]);
+        for (int t = 0; t < T; ++t) {
+          isum[k][t] = _mm512_dpwssd_epi32(isum[k][t], _mm512_maddubs_epi16(lo, a_lo[t]), sc_lo);
+          isum[k][t] = _mm512_dpwssd_epi32(isum[k][t], _mm512_maddubs_epi16(hi, a_hi[t]), sc_hi);
+        }
+      }
+    }
+    const __m512 d_rows = _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col))));
+    for (int k = 0; k < 4; ++k) {
+      const __m512 d = _mm512_permutexvar_ps(expand_pairs[k], d_rows);
+      for (int t = 0; t < T; ++t) {
+        acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[k][t]), _mm512_mul_ps(d, _mm512_set1_ps(a[t]->scale)),
+                                    acc[k][t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    float rows[8], row_mins[8];
+    for (int k = 0; k < 4; ++k) SumHalves(acc[k][t], rows + 2 * k);
+    SumQuads(min_acc[0][t], row_mins);
+    SumQuads(min_acc[1][t], row_mins + 4);
+    for (int r = 0; r < 8; ++r) y[t * y_stride + r] = rows[r] - row_mins[r];
+  }
+}
+
+template <int T>
+void Tile(const PackedWeights& w, const uint8_t* group, const uint8_t* const* act, const int32_t* const* sums,
+          const int16_t* const* sums32, float* y, int64_t y_stride) {
   if (w.type == DType::kQ4_0) {
     TileQ4_0<T>(group, w.cols / 32, act, sums, y, y_stride);
+  } else if (w.type == DType::kQ4_K) {
+    // Two tokens at a time keep the accumulators in registers.
+    if constexpr (T <= 2) {
+      TileQ4_K<T>(group, w.cols / kQK, act, sums32, y, y_stride);
+    } else {
+      TileQ4_K<2>(group, w.cols / kQK, act, sums32, y, y_stride);
+      TileQ4_K<T - 2>(group, w.cols / kQK, act + 2, sums32 + 2, y + 2 * y_stride, y_stride);
+    }
   } else {
     TileQ8_0<T>(group, w.cols / 32, act, y, y_stride);
   }
@@ -131,22 +249,25 @@ void PackedMatMulAvx512(const PackedWeights& w, int64_t group_begin, int64_t gro
                         uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y,
                         int64_t y_stride) {
   constexpr int kTile = 4;
-  const int64_t blocks = w.cols / 32;
+  const int64_t blocks = w.cols / 32;  // Q4_0 sums are per 32-element block
   for (int64_t t0 = 0; t0 < num_tokens; t0 += kTile) {
     const int n = static_cast<int>(std::min<int64_t>(kTile, num_tokens - t0));
     const uint8_t* act[kTile];
     const int32_t* sums[kTile];
+    const int16_t* sums32[kTile];
     for (int t = 0; t < n; ++t) {
       act[t] = activations + (t0 + t) * act_row_bytes;
       sums[t] = act_sums + (t0 + t) * blocks;
+      // For Q4_K the same scratch holds 16-bit sums of each 32 activations.
+      sums32[t] = reinterpret_cast<const int16_t*>(act_sums) + (t0 + t) * blocks;
     }
     for (int64_t g = group_begin; g < group_end; ++g) {
       float* out = y + t0 * y_stride + g * kPackRows;
       switch (n) {
-        case 4: Tile<4>(w, w.group(g), act, sums, out, y_stride); break;
-        case 3: Tile<3>(w, w.group(g), act, sums, out, y_stride); break;
-        case 2: Tile<2>(w, w.group(g), act, sums, out, y_stride); break;
-        default: Tile<1>(w, w.group(g), act, sums, out, y_stride); break;
+        case 4: Tile<4>(w, w.group(g), act, sums, sums32, out, y_stride); break;
+        case 3: Tile<3>(w, w.group(g), act, sums, sums32, out, y_stride); break;
+        case 2: Tile<2>(w, w.group(g), act, sums, sums32, out, y_stride); break;
+        default: Tile<1>(w, w.group(g), act, sums, sums32, out, y_stride); break;
       }
     }
   }
