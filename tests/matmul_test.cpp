@@ -161,7 +161,7 @@ TEST_P(PackedMatMulTest, MatchesDequantizedFloat64) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType::kQ4_0, DType::kQ8_0, DType::kQ4_K),
+INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 }  // namespace

@@ -39,7 +39,7 @@ bool CanPack(DType type, int64_t rows, int64_t cols) {
   if (std::getenv("RIGLM_NO_PACK") != nullptr) return false;  // for comparisons and tests
   if (!HasAvx512Vnni() || rows % kPackRows != 0) return false;
   if (type == DType::kQ4_0 || type == DType::kQ8_0) return cols % 64 == 0;
-  return type == DType::kQ4_K && cols % kQK == 0;
+  return (type == DType::kQ4_K || type == DType::kQ6_K) && cols % kQK == 0;
 }
 
 namespace {
@@ -73,10 +73,40 @@ PackedWeights PackQ4_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
   return p;
 }
 
+PackedWeights PackQ6_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
+  PackedWeights p;
+  p.type = DType::kQ6_K;
+  p.rows = rows;
+  p.cols = cols;
+  const int64_t blocks = cols / kQK;
+  constexpr uint64_t kColumnBytes = 16 + 128 + 2 * 3 * kPackRows * 32;
+  p.group_bytes = kColumnBytes * blocks;
+  const uint64_t total = p.group_bytes * (rows / kPackRows);
+  p.data = {static_cast<uint8_t*>(std::aligned_alloc(64, (total + 63) / 64 * 64)), [](uint8_t* d) { std::free(d); }};
+  for (int64_t g = 0; g < rows / kPackRows; ++g) {
+    uint8_t* out = p.data.get() + g * p.group_bytes;
+    for (int64_t b = 0; b < blocks; ++b, out += kColumnBytes) {
+      for (int r = 0; r < kPackRows; ++r) {
+        const auto* block = reinterpret_cast<const BlockQ6_K*>(data + (g * kPackRows + r) * row_bytes) + b;
+        std::memcpy(out + 2 * r, &block->scale_f16, 2);
+        std::memcpy(out + 16 + 16 * r, block->scales, 16);
+        for (int half = 0; half < 2; ++half) {
+          uint8_t* h = out + 144 + half * 3 * kPackRows * 32;
+          std::memcpy(h + 32 * r, block->low + 64 * half, 32);
+          std::memcpy(h + kPackRows * 32 + 32 * r, block->low + 64 * half + 32, 32);
+          std::memcpy(h + 2 * kPackRows * 32 + 32 * r, block->high + 32 * half, 32);
+        }
+      }
+    }
+  }
+  return p;
+}
+
 }  // namespace
 
 PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   if (type == DType::kQ4_K) return PackQ4_K(data, rows, cols, row_bytes);
+  if (type == DType::kQ6_K) return PackQ6_K(data, rows, cols, row_bytes);
   PackedWeights p;
   p.type = type;
   p.rows = rows;

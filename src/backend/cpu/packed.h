@@ -20,6 +20,8 @@ constexpr int kPackRows = 8;
 //   Q4_Kx8 (256 elements): 8 f16 d, 8 f16 dmin, the 6-bit scales and mins unpacked to bytes
 //           ([row][sub-block], 64 bytes each), then per 64-element chunk each row's 32 quant
 //           bytes in order (low nibbles: sub-block 2c, high: 2c+1).
+//   Q6_Kx8 (256 elements): 8 f16 d, the int8 scales [row][16], then per 128-element half the
+//           rows' low[0..32), the rows' low[32..64), the rows' high[0..32), 32 bytes each.
 struct PackedWeights {
   DType type = DType::kF32;  // the GGUF type that was packed
   int64_t rows = 0;
@@ -36,7 +38,7 @@ bool CanPack(DType type, int64_t rows, int64_t cols);
 PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes);
 
 // y[t * y_stride + r] for rows [group_begin * 8, group_end * 8) and `num_tokens` tokens of
-// activations (`act_row_bytes` apart) in ActivationType(w.type): Q8_0, or Q8_K for Q4_K.
+// activations (`act_row_bytes` apart) in ActivationType(w.type): Q8_0, or Q8_K for K-quants.
 // For Q4_0, `act_sums` holds per token and block the sum of that block's activation quants
 // (for the format's offset of 8); other types ignore it.
 void PackedMatMul(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,

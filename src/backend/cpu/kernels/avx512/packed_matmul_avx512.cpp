@@ -225,11 +225,111 @@ void TileQ4_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, c
   }
 }
 
+// Q6_K: 6-bit values (stored as q + 32) rebuilt from the low nibbles and high 2-bit pairs,
+// multiplied with maddubs and scaled per 16 with dpwssd; the +32 comes back out through the
+// activations' 16-element sums times the scales.
+alignas(64) constexpr int16_t kQ6ScaleIndex[8][32] = {
+#define RIGLM_Q6(g)                                                                                          \
+  {2 * (g), 2 * (g), 2 * (g), 2 * (g), 2 * (g), 2 * (g), 2 * (g), 2 * (g),                                  \
+   2 * (g) + 1, 2 * (g) + 1, 2 * (g) + 1, 2 * (g) + 1, 2 * (g) + 1, 2 * (g) + 1, 2 * (g) + 1, 2 * (g) + 1,  \
+   16 + 2 * (g), 16 + 2 * (g), 16 + 2 * (g), 16 + 2 * (g), 16 + 2 * (g), 16 + 2 * (g), 16 + 2 * (g),       \
+   16 + 2 * (g), 17 + 2 * (g), 17 + 2 * (g), 17 + 2 * (g), 17 + 2 * (g), 17 + 2 * (g), 17 + 2 * (g),       \
+   17 + 2 * (g), 17 + 2 * (g)}
+    RIGLM_Q6(0), RIGLM_Q6(1), RIGLM_Q6(2), RIGLM_Q6(3), RIGLM_Q6(4), RIGLM_Q6(5), RIGLM_Q6(6), RIGLM_Q6(7),
+#undef RIGLM_Q6
+};
+
+template <int T>
+void TileQ6_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, float* y, int64_t y_stride) {
+  constexpr uint64_t kColumnBytes = 16 + 128 + 2 * 3 * 8 * 32;
+  const __m512i low_mask = _mm512_set1_epi8(0x0f);
+  const __m512i two_bits = _mm512_set1_epi8(3);
+  const __m512i expand_pairs[4] = {
+      _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+      _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+      _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+      _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+  };
+  __m512 acc[4][T];
+  for (int k = 0; k < 4; ++k) {
+    for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
+  }
+  const uint8_t* col = group;
+  for (int64_t b = 0; b < blocks; ++b, col += kColumnBytes) {
+    const BlockQ8_K* a[T];
+    __m512i sums16[T];
+    for (int t = 0; t < T; ++t) {
+      a[t] = reinterpret_cast<const BlockQ8_K*>(act[t]) + b;
+      sums16[t] = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->sums)));
+    }
+    __m512i isum[4][T];
+    __m512i scales[4];
+    for (int k = 0; k < 4; ++k) {
+      // Rows 2k and 2k+1: 16 scales each, as 16-bit lanes.
+      scales[k] = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 16 + 32 * k)));
+      for (int t = 0; t < T; ++t) {
+        // The +32 of every stored value: minus 32 * sum over sub-blocks of scale * activation sum.
+        isum[k][t] = _mm512_mullo_epi32(_mm512_madd_epi16(scales[k], sums16[t]), _mm512_set1_epi32(-32));
+      }
+    }
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* h = col + 144 + half * 3 * 8 * 32;
+      __m512i a8[4][T];
+      for (int g = 0; g < 4; ++g) {
+        for (int t = 0; t < T; ++t) {
+          a8[g][t] = _mm512_broadcast_i64x4(
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->quants + 128 * half + 32 * g)));
+        }
+      }
+      for (int k = 0; k < 4; ++k) {
+        const __m512i l0 = _mm512_loadu_si512(h + 64 * k);
+        const __m512i l1 = _mm512_loadu_si512(h + 256 + 64 * k);
+        const __m512i hb = _mm512_loadu_si512(h + 512 + 64 * k);
+        const __m512i q[4] = {
+            _mm512_or_si512(_mm512_and_si512(l0, low_mask), _mm512_slli_epi16(_mm512_and_si512(hb, two_bits), 4)),
+            _mm512_or_si512(_mm512_and_si512(l1, low_mask),
+                            _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), two_bits), 4)),
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), low_mask),
+                            _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), two_bits), 4)),
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), low_mask),
+                            _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 6), two_bits), 4)),
+        };
+        for (int g = 0; g < 4; ++g) {
+          const __m512i sc = _mm512_permutexvar_epi16(_mm512_load_si512(kQ6ScaleIndex[4 * half + g]), scales[k]);
+          for (int t = 0; t < T; ++t) {
+            isum[k][t] = _mm512_dpwssd_epi32(isum[k][t], _mm512_maddubs_epi16(q[g], a8[g][t]), sc);
+          }
+        }
+      }
+    }
+    const __m512 d_rows = _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col))));
+    for (int k = 0; k < 4; ++k) {
+      const __m512 d = _mm512_permutexvar_ps(expand_pairs[k], d_rows);
+      for (int t = 0; t < T; ++t) {
+        acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[k][t]), _mm512_mul_ps(d, _mm512_set1_ps(a[t]->scale)),
+                                    acc[k][t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    float rows[8];
+    for (int k = 0; k < 4; ++k) SumHalves(acc[k][t], rows + 2 * k);
+    for (int r = 0; r < 8; ++r) y[t * y_stride + r] = rows[r];
+  }
+}
+
 template <int T>
 void Tile(const PackedWeights& w, const uint8_t* group, const uint8_t* const* act, const int32_t* const* sums,
           const int16_t* const* sums32, float* y, int64_t y_stride) {
   if (w.type == DType::kQ4_0) {
     TileQ4_0<T>(group, w.cols / 32, act, sums, y, y_stride);
+  } else if (w.type == DType::kQ6_K) {
+    if constexpr (T <= 2) {
+      TileQ6_K<T>(group, w.cols / kQK, act, y, y_stride);
+    } else {
+      TileQ6_K<2>(group, w.cols / kQK, act, y, y_stride);
+      TileQ6_K<T - 2>(group, w.cols / kQK, act + 2, y + 2 * y_stride, y_stride);
+    }
   } else if (w.type == DType::kQ4_K) {
     // Two tokens at a time keep the accumulators in registers.
     if constexpr (T <= 2) {
