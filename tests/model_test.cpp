@@ -37,10 +37,11 @@ std::vector<int32_t> SomeTokens(int n, int vocab) {
   return t;
 }
 
-std::vector<float> PromptLogits(const LlamaModel& model, const std::vector<int32_t>& tokens, int threads = 2) {
+std::vector<float> PromptLogits(const LlamaModel& model, const std::vector<int32_t>& tokens, int threads = 2,
+                                DType kv_type = DType::kF32) {
   ThreadPool pool(threads);
   ForwardPass forward(model, pool);
-  KvCache cache(model.config(), 64, 1);
+  KvCache cache(model.config(), 64, 1, 0, -1, kv_type);
   Batch batch;
   for (size_t i = 0; i < tokens.size(); ++i) batch.Add(tokens[i], static_cast<int32_t>(i), 0, true);
   std::vector<float> logits;
@@ -69,6 +70,23 @@ TEST_P(ReferenceTest, F32LogitsMatchFloat64Reference) {
   EXPECT_LT(max_err / max_abs, 1e-4) << "max error " << max_err << " of " << max_abs;
 }
 
+TEST_P(ReferenceTest, F16KvCacheStaysCloseToReference) {
+  SyntheticModelSpec spec;
+  spec.architecture = GetParam();
+  LoadedSynthetic s = Load(spec);
+  ASSERT_NE(s.model, nullptr);
+  const std::vector<int32_t> tokens = SomeTokens(12, static_cast<int>(spec.vocab));
+  const std::vector<float> got = PromptLogits(*s.model, tokens, 2, DType::kF16);
+  const std::vector<double> want = testing::ReferenceLogits(s.model->gguf(), s.bytes.data(), tokens);
+  double num = 0.0, den = 0.0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    num += (got[i] - want[i]) * (got[i] - want[i]);
+    den += want[i] * want[i];
+  }
+  // Keys and values rounded to 11 significant bits: well under a percent at the logits.
+  EXPECT_LT(std::sqrt(num / den), 2e-3);
+}
+
 INSTANTIATE_TEST_SUITE_P(Architectures, ReferenceTest, ::testing::Values("llama", "qwen2"));
 
 class WeightTypeTest : public ::testing::TestWithParam<DType> {};
@@ -83,7 +101,7 @@ TEST_P(WeightTypeTest, BatchedPromptEqualsTokenByToken) {
 
   ThreadPool pool(2);
   ForwardPass forward(*s.model, pool);
-  KvCache cache(s.model->config(), 64, 1);
+  KvCache cache(s.model->config(), 64, 1, 0, -1, DType::kF32);
   std::vector<float> logits;
   for (size_t i = 0; i < tokens.size(); ++i) {
     Batch one;
@@ -128,7 +146,7 @@ TEST(ModelTest, SequencesInOneBatchMatchSequencesAlone) {
 
   ThreadPool pool(2);
   ForwardPass forward(*s.model, pool);
-  KvCache cache(s.model->config(), 64, 2);
+  KvCache cache(s.model->config(), 64, 2, 0, -1, DType::kF32);
   Batch batch;
   // Interleave the two prompts in one batch; logits come back in batch order.
   for (size_t i = 0; i < 7; ++i) {

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "backend/cpu/vec_dot.h"
+#include "tensor/quant.h"
 #include "test_support.h"
 
 namespace riglm::cpu {
@@ -102,35 +104,56 @@ TEST(OpsTest, SwiGluMatchesReference) {
   EXPECT_LT(MaxRelativeError(out, want), kTolerance);
 }
 
-// Grouped-query attention over a long cache: 8 query heads share 2 KV heads.
+// Grouped-query attention over a long cache: 8 query heads share 2 KV heads; F32 and F16
+// caches, portable and AVX2 kernels.
 TEST(OpsTest, AttentionWithGqaAndLongCacheMatchesReference) {
   const int head_dim = 64, q_heads = 8, kv_heads = 2, group = q_heads / kv_heads;
   const int64_t kv_width = kv_heads * head_dim;
-  for (int64_t num_keys : {1, 3, 4096}) {
-    const std::vector<float> q = RandomFloats(q_heads * head_dim, 11, 1.0f);
-    const std::vector<float> keys = RandomFloats(num_keys * kv_width, 12, 1.0f);
-    const std::vector<float> values = RandomFloats(num_keys * kv_width, 13, 1.0f);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-    std::vector<float> out(q_heads * head_dim);
-    std::vector<double> want(q_heads * head_dim, 0.0);
-    for (int h = 0; h < q_heads; ++h) {
-      const int kvh = h / group;
-      AttendOneHead(q.data() + h * head_dim, keys.data() + kvh * head_dim, values.data() + kvh * head_dim, num_keys,
-                    kv_width, head_dim, scale, out.data() + h * head_dim);
-      std::vector<double> scores(num_keys);
-      double max = -1e300, sum = 0.0;
-      for (int64_t j = 0; j < num_keys; ++j) {
-        double s = 0.0;
-        for (int d = 0; d < head_dim; ++d) s += static_cast<double>(q[h * head_dim + d]) * keys[j * kv_width + kvh * head_dim + d];
-        scores[j] = s / std::sqrt(static_cast<double>(head_dim));
-        max = std::max(max, scores[j]);
+  for (DType kv_type : {DType::kF32, DType::kF16}) {
+    for (int64_t num_keys : {1, 3, 4096}) {
+      const std::vector<float> q = RandomFloats(q_heads * head_dim, 11, 1.0f);
+      std::vector<float> keys = RandomFloats(num_keys * kv_width, 12, 1.0f);
+      std::vector<float> values = RandomFloats(num_keys * kv_width, 13, 1.0f);
+      std::vector<uint8_t> key_bytes(RowBytes(kv_type, keys.size())), value_bytes(RowBytes(kv_type, values.size()));
+      QuantizeRow(kv_type, keys.data(), key_bytes.data(), static_cast<int64_t>(keys.size()));
+      QuantizeRow(kv_type, values.data(), value_bytes.data(), static_cast<int64_t>(values.size()));
+      // The reference sees exactly the stored (possibly rounded) values.
+      DequantizeRow(kv_type, key_bytes.data(), keys.data(), static_cast<int64_t>(keys.size()));
+      DequantizeRow(kv_type, value_bytes.data(), values.data(), static_cast<int64_t>(values.size()));
+      const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+      std::vector<double> want(q_heads * head_dim, 0.0);
+      for (int h = 0; h < q_heads; ++h) {
+        const int kvh = h / group;
+        std::vector<double> scores(num_keys);
+        double max = -1e300, sum = 0.0;
+        for (int64_t j = 0; j < num_keys; ++j) {
+          double s = 0.0;
+          for (int d = 0; d < head_dim; ++d) s += static_cast<double>(q[h * head_dim + d]) * keys[j * kv_width + kvh * head_dim + d];
+          scores[j] = s / std::sqrt(static_cast<double>(head_dim));
+          max = std::max(max, scores[j]);
+        }
+        for (double& s : scores) sum += (s = std::exp(s - max));
+        for (int64_t j = 0; j < num_keys; ++j) {
+          for (int d = 0; d < head_dim; ++d) want[h * head_dim + d] += scores[j] / sum * values[j * kv_width + kvh * head_dim + d];
+        }
       }
-      for (double& s : scores) sum += (s = std::exp(s - max));
-      for (int64_t j = 0; j < num_keys; ++j) {
-        for (int d = 0; d < head_dim; ++d) want[h * head_dim + d] += scores[j] / sum * values[j * kv_width + kvh * head_dim + d];
+      const uint64_t element_bytes = kv_type == DType::kF32 ? 4 : 2;
+      for (bool vector : {false, true}) {
+        if (vector && !IsaAvailable(Isa::kAvx2)) {
+          std::printf("[  SKIPPED ] attention avx2: not available on this CPU\n");
+          continue;
+        }
+        std::vector<float> out(q_heads * head_dim);
+        for (int h = 0; h < q_heads; ++h) {
+          const int kvh = h / group;
+          auto* attend = vector ? AttendOneHeadAvx2 : AttendOneHeadScalar;
+          attend(q.data() + h * head_dim, key_bytes.data() + kvh * head_dim * element_bytes,
+                 value_bytes.data() + kvh * head_dim * element_bytes, kv_type, num_keys, kv_width, head_dim, scale,
+                 out.data() + h * head_dim);
+        }
+        EXPECT_LT(MaxRelativeError(out, want), 1e-4) << DTypeName(kv_type) << " keys " << num_keys << " vector " << vector;
       }
     }
-    EXPECT_LT(MaxRelativeError(out, want), 1e-4) << num_keys;
   }
 }
 

@@ -30,7 +30,7 @@ TEST(PerplexityTest, MatchesHandComputedWindowedEstimate) {
   int count = 0;
   for (int chunk = 0; chunk < 2; ++chunk) {
     ForwardPass forward(**model, pool);
-    KvCache cache((*model)->config(), ctx, 1);
+    KvCache cache((*model)->config(), ctx, 1);  // F16, as ComputePerplexity uses
     std::vector<float> logits;
     for (int i = 0; i < ctx - 1; ++i) {
       Batch b;

@@ -1,5 +1,8 @@
 #include "backend/cpu/ops.h"
 
+#include "backend/cpu/vec_dot.h"
+#include "tensor/quant.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -50,17 +53,19 @@ void SwiGlu(const float* gate, const float* up, int64_t n, float* out) {
   }
 }
 
-void AttendOneHead(const float* q, const float* keys, const float* values, int64_t num_keys, int64_t kv_stride,
-                   int head_dim, float scale, float* out) {
+void AttendOneHeadScalar(const float* q, const void* keys, const void* values, DType kv_type, int64_t num_keys,
+                         int64_t kv_stride, int head_dim, float scale, float* out) {
+  const bool half = kv_type == DType::kF16;
+  auto element = [&](const void* base, int64_t index) {
+    return half ? HalfToFloat(static_cast<const uint16_t*>(base)[index]) : static_cast<const float*>(base)[index];
+  };
   float running_max = -std::numeric_limits<float>::infinity();
   float running_sum = 0.0f;
   std::fill(out, out + head_dim, 0.0f);
   for (int64_t j = 0; j < num_keys; ++j) {
-    const float* k = keys + j * kv_stride;
     float score = 0.0f;
-    for (int d = 0; d < head_dim; ++d) score += q[d] * k[d];
+    for (int d = 0; d < head_dim; ++d) score += q[d] * element(keys, j * kv_stride + d);
     score *= scale;
-    const float* v = values + j * kv_stride;
     if (score > running_max) {
       // Rescale what was accumulated under the old maximum.
       const float correction = std::exp(running_max - score);
@@ -70,11 +75,20 @@ void AttendOneHead(const float* q, const float* keys, const float* values, int64
     }
     const float weight = std::exp(score - running_max);
     running_sum += weight;
-    for (int d = 0; d < head_dim; ++d) out[d] += weight * v[d];
+    for (int d = 0; d < head_dim; ++d) out[d] += weight * element(values, j * kv_stride + d);
   }
   if (running_sum > 0.0f) {
     const float inv = 1.0f / running_sum;
     for (int d = 0; d < head_dim; ++d) out[d] *= inv;
+  }
+}
+
+void AttendOneHead(const float* q, const void* keys, const void* values, DType kv_type, int64_t num_keys,
+                   int64_t kv_stride, int head_dim, float scale, float* out) {
+  if (head_dim % 8 == 0 && BestIsa() != Isa::kScalar) {
+    AttendOneHeadAvx2(q, keys, values, kv_type, num_keys, kv_stride, head_dim, scale, out);
+  } else {
+    AttendOneHeadScalar(q, keys, values, kv_type, num_keys, kv_stride, head_dim, scale, out);
   }
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "tensor/dtype.h"
+
 namespace riglm::cpu {
 
 // out = x / sqrt(mean(x^2) + eps) * weight. out may alias x.
@@ -24,9 +26,16 @@ void Softmax(float* x, int64_t n);  // in place, numerically stable
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 void SwiGlu(const float* gate, const float* up, int64_t n, float* out);
 
-// One query head against `num_keys` cached keys/values (rows `kv_stride` floats apart), with
-// a single-pass online softmax: out = sum_j softmax(scale * q.k_j)_j v_j.
-void AttendOneHead(const float* q, const float* keys, const float* values, int64_t num_keys, int64_t kv_stride,
-                   int head_dim, float scale, float* out);
+// One query head against `num_keys` cached keys/values of `kv_type` (F32 or F16; rows
+// `kv_stride` elements apart), with a single-pass online softmax:
+// out = sum_j softmax(scale * q.k_j)_j v_j.
+void AttendOneHead(const float* q, const void* keys, const void* values, DType kv_type, int64_t num_keys,
+                   int64_t kv_stride, int head_dim, float scale, float* out);
+// The portable version, also the reference the vector kernels are tested against.
+void AttendOneHeadScalar(const float* q, const void* keys, const void* values, DType kv_type, int64_t num_keys,
+                         int64_t kv_stride, int head_dim, float scale, float* out);
+// AVX2 + F16C; REQUIRES: head_dim % 8 == 0 and a CPU that has them. Defined in kernels/avx2/.
+void AttendOneHeadAvx2(const float* q, const void* keys, const void* values, DType kv_type, int64_t num_keys,
+                       int64_t kv_stride, int head_dim, float scale, float* out);
 
 }  // namespace riglm::cpu
