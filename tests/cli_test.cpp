@@ -1,6 +1,7 @@
 // End-to-end tests of the riglm binary.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -94,6 +95,36 @@ TEST(CliTest, PerplexityPrintsFinalEstimate) {
                                    ShellQuote(text_path) + " -c 100000");
   EXPECT_NE(short_text.exit_code, 0);
   EXPECT_NE(short_text.err.find("fewer than one chunk"), std::string::npos) << short_text.err;
+}
+
+double FinalPerplexity(const std::string& output) {
+  const size_t at = output.find("Final estimate: PPL = ");
+  return at == std::string::npos ? -1.0 : std::stod(output.substr(at + 22));
+}
+
+// Quality of a Q8_0 conversion: perplexity within 1% of the F32 original.
+TEST(CliTest, Q8_0ConversionKeepsPerplexityWithinOnePercent) {
+  testing::TempDir dir;
+  const std::string q8 = dir.File("stories-q8_0.gguf");
+  const auto convert = RunRiglm("quantize " + ShellQuote(testing::Stories260KPath()) + " " + ShellQuote(q8) + " Q8_0");
+  ASSERT_EQ(convert.exit_code, 0) << convert.err;
+  const std::string text_path = dir.File("text.txt");
+  {
+    std::ofstream text(text_path);
+    for (int i = 0; i < 4; ++i) text << PublishedSample() << "\n";
+    std::ifstream license("/usr/share/common-licenses/GPL-3");
+    text << license.rdbuf();
+  }
+  const auto f32 = RunRiglm("perplexity -m " + ShellQuote(testing::Stories260KPath()) + " -f " + ShellQuote(text_path) + " -c 128");
+  const auto quant = RunRiglm("perplexity -m " + ShellQuote(q8) + " -f " + ShellQuote(text_path) + " -c 128");
+  ASSERT_EQ(f32.exit_code, 0) << f32.err;
+  ASSERT_EQ(quant.exit_code, 0) << quant.err;
+  const double a = FinalPerplexity(f32.out), b = FinalPerplexity(quant.out);
+  ASSERT_GT(a, 1.0);
+  EXPECT_LT(std::fabs(b - a) / a, 0.01) << "F32 " << a << " vs Q8_0 " << b;
+  // And the file really holds Q8_0 matrices.
+  const auto inspect = RunRiglm("bench -m " + ShellQuote(q8) + " -p 0 -n 4 -r 1 -o json");
+  EXPECT_NE(inspect.out.find("\"model_type\": \"llama Q8_0\""), std::string::npos) << inspect.out;
 }
 
 }  // namespace

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   riglm::cli::AddTokenizeCommand(app, exit_code);
   riglm::cli::AddSynthCommand(app, exit_code);
   riglm::cli::AddBenchCommand(app, exit_code);
+  riglm::cli::AddQuantizeCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -18,6 +18,8 @@ void Progress::Update(uint64_t done, uint64_t total) {
   const auto now = std::chrono::steady_clock::now();
   const double since_last = std::chrono::duration<double>(now - last_).count();
   if (since_last < (terminal_ ? 0.2 : 5.0) && done < total) return;
+  if (done >= total && reported_complete_) return;
+  reported_complete_ = done >= total;
   last_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;

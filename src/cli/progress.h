@@ -19,6 +19,7 @@ class Progress {
   bool terminal_;
   std::chrono::steady_clock::time_point start_, last_;
   uint64_t done_ = 0, total_ = 0;
+  bool reported_complete_ = false;
 };
 
 }  // namespace riglm::cli

@@ -1,5 +1,7 @@
 #include "backend/cpu/vec_dot.h"
 
+#include "backend/cpu/packed.h"
+
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
@@ -30,6 +32,7 @@ std::string_view IsaName(Isa isa) {
   switch (isa) {
     case Isa::kScalar: return "scalar";
     case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512Vnni: return "avx512vnni";
   }
   return "unknown";
 }
@@ -43,12 +46,16 @@ bool IsaAvailable(Isa isa) {
 #else
       return false;
 #endif
+    case Isa::kAvx512Vnni:
+      return IsaAvailable(Isa::kAvx2) && HasAvx512Vnni();
   }
   return false;
 }
 
 Isa BestIsa() {
-  static const Isa best = IsaAvailable(Isa::kAvx2) ? Isa::kAvx2 : Isa::kScalar;
+  static const Isa best = IsaAvailable(Isa::kAvx512Vnni) ? Isa::kAvx512Vnni
+                          : IsaAvailable(Isa::kAvx2)     ? Isa::kAvx2
+                                                         : Isa::kScalar;
   return best;
 }
 
@@ -66,7 +73,7 @@ DType ActivationType(DType weight_type) {
 
 VecDotKernel GetVecDotKernel(DType weight_type, Isa isa) {
   VecDotKernel kernel{weight_type, ActivationType(weight_type), nullptr};
-  if (isa == Isa::kAvx2) {
+  if (isa != Isa::kScalar) {
     kernel.fn = Avx2VecDot(weight_type);
     if (kernel.fn == nullptr) kernel.fn = Avx2VecDotK(weight_type);
   }

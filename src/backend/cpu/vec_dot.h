@@ -18,7 +18,8 @@ struct VecDotKernel {
   VecDotFn fn = nullptr;
 };
 
-enum class Isa { kScalar, kAvx2 };
+// kAvx512Vnni adds the packed matrix kernels (backend/cpu/packed.h); its dot products are AVX2's.
+enum class Isa { kScalar, kAvx2, kAvx512Vnni };
 std::string_view IsaName(Isa isa);
 bool IsaAvailable(Isa isa);  // what this CPU can run
 Isa BestIsa();               // chosen once, from CPUID
