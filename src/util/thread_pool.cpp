@@ -46,17 +46,18 @@ void ThreadPool::WorkerLoop(int thread_idx) {
     }
     seen = gen;
     if (stop_.load()) return;
-    (*job_)(thread_idx, num_threads_);
+    job_(job_context_, thread_idx, num_threads_);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 
-void ThreadPool::Run(const std::function<void(int, int)>& fn) {
+void ThreadPool::RunJob(JobFn fn, const void* context) {
   if (num_threads_ == 1) {
-    fn(0, 1);
+    fn(context, 0, 1);
     return;
   }
-  job_ = &fn;
+  job_ = fn;
+  job_context_ = context;
   pending_.store(num_threads_ - 1, std::memory_order_release);
   {
     // The lock orders the generation bump with sleepers' predicate check.
@@ -64,26 +65,10 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
     generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   wake_.notify_all();
-  fn(0, num_threads_);
+  fn(context, 0, num_threads_);
   while (pending_.load(std::memory_order_acquire) != 0) RIGLM_CPU_RELAX();
   job_ = nullptr;
-}
-
-void ThreadPool::ParallelFor(int64_t count, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
-  if (count <= 0) return;
-  grain = std::max<int64_t>(1, grain);
-  const int64_t chunks = (count + grain - 1) / grain;
-  if (num_threads_ == 1 || chunks == 1) {
-    fn(0, count);
-    return;
-  }
-  Run([&](int thread_idx, int num_threads) {
-    const int64_t first_chunk = chunks * thread_idx / num_threads;
-    const int64_t last_chunk = chunks * (thread_idx + 1) / num_threads;
-    const int64_t begin = first_chunk * grain;
-    const int64_t end = std::min(count, last_chunk * grain);
-    if (begin < end) fn(begin, end);
-  });
+  job_context_ = nullptr;
 }
 
 int ThreadPool::DefaultThreadCount() {

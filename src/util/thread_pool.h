@@ -7,9 +7,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace riglm {
@@ -24,20 +24,48 @@ class ThreadPool {
   int num_threads() const { return num_threads_; }
 
   // Runs fn(thread_idx, num_threads) on every thread and returns when all are done.
-  // Not reentrant: fn must not call Run on the same pool. One caller at a time.
-  void Run(const std::function<void(int thread_idx, int num_threads)>& fn);
+  // Not reentrant: fn must not call Run on the same pool. One caller at a time. Takes any
+  // callable by reference, so dispatching allocates nothing.
+  template <typename Fn>
+  void Run(const Fn& fn) {
+    RunJob(&Invoke<Fn>, &fn);
+  }
 
-  // Splits [0, count) into contiguous ranges of whole `grain`-sized chunks, one per thread.
-  void ParallelFor(int64_t count, int64_t grain, const std::function<void(int64_t begin, int64_t end)>& fn);
+  // Splits [0, count) into contiguous ranges of whole `grain`-sized chunks, one per thread,
+  // and calls fn(begin, end) for each non-empty range.
+  template <typename Fn>
+  void ParallelFor(int64_t count, int64_t grain, const Fn& fn) {
+    if (count <= 0) return;
+    grain = grain < 1 ? 1 : grain;
+    const int64_t chunks = (count + grain - 1) / grain;
+    if (num_threads_ == 1 || chunks == 1) {
+      fn(int64_t{0}, count);
+      return;
+    }
+    Run([&](int thread_idx, int num_threads) {
+      const int64_t first_chunk = chunks * thread_idx / num_threads;
+      const int64_t last_chunk = chunks * (thread_idx + 1) / num_threads;
+      const int64_t begin = first_chunk * grain;
+      const int64_t end = last_chunk * grain < count ? last_chunk * grain : count;
+      if (begin < end) fn(begin, end);
+    });
+  }
 
   static int DefaultThreadCount();  // physical cores as far as the OS tells, at least 1
 
  private:
+  using JobFn = void (*)(const void* context, int thread_idx, int num_threads);
+  template <typename Fn>
+  static void Invoke(const void* context, int thread_idx, int num_threads) {
+    (*static_cast<const Fn*>(context))(thread_idx, num_threads);
+  }
+  void RunJob(JobFn fn, const void* context);
   void WorkerLoop(int thread_idx);
 
   int num_threads_;
   std::vector<std::thread> workers_;
-  const std::function<void(int, int)>* job_ = nullptr;
+  JobFn job_ = nullptr;
+  const void* job_context_ = nullptr;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
