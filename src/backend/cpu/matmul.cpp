@@ -41,7 +41,7 @@ void PackedPath(const WeightMatrix& w, const float* x, int64_t num_tokens, float
         }
         continue;
       }
-      if (w.type != DType::kQ4_0) continue;
+      if (w.type != DType::kQ4_0 && w.type != DType::kQ8_0) continue;
       const auto* q = reinterpret_cast<const BlockQ8_0*>(scratch.activations.data() + t * act_row_bytes);
       for (int64_t b = 0; b < blocks; ++b) {
         int32_t sum = 0;

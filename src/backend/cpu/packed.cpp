@@ -125,6 +125,10 @@ PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, 
         const uint8_t* block = data + (g * kPackRows + r) * row_bytes + b * block_bytes;
         std::memcpy(out + 2 * r, block, 2);                                   // f16 scale
         std::memcpy(out + 16 + r * quant_bytes, block + 2, quant_bytes);      // quants
+        if (type == DType::kQ8_0) {
+          // Stored as unsigned w + 128, the operand dpbusd wants; the kernel subtracts 128 * sum(a).
+          for (uint64_t j = 0; j < quant_bytes; ++j) out[16 + r * quant_bytes + j] ^= 0x80;
+        }
       }
       out += column_bytes;
     }

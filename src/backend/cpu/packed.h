@@ -16,7 +16,8 @@ constexpr int kPackRows = 8;
 
 // Layout, per group of 8 rows and per block column b:
 //   Q4_0x8 (32 elements): 8 f16 scales (16 bytes), then each row's 16 quant bytes, rows in order.
-//   Q8_0x8 (32 elements): 8 f16 scales (16 bytes), then each row's 32 quant bytes in order.
+//   Q8_0x8 (32 elements): 8 f16 scales (16 bytes), then each row's 32 quant bytes in order,
+//           stored as unsigned (q + 128).
 //   Q4_Kx8 (256 elements): 8 f16 d, 8 f16 dmin, the 6-bit scales and mins unpacked to bytes
 //           ([row][sub-block], 64 bytes each), then per 64-element chunk each row's 32 quant
 //           bytes in order (low nibbles: sub-block 2c, high: 2c+1).
@@ -39,8 +40,8 @@ PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, 
 
 // y[t * y_stride + r] for rows [group_begin * 8, group_end * 8) and `num_tokens` tokens of
 // activations (`act_row_bytes` apart) in ActivationType(w.type): Q8_0, or Q8_K for K-quants.
-// For Q4_0, `act_sums` holds per token and block the sum of that block's activation quants
-// (for the format's offset of 8); other types ignore it.
+// For Q4_0 and Q8_0, `act_sums` holds per token and block the sum of that block's activation
+// quants (for the formats' offsets of 8 and 128); Q4_K reads it as 16-bit sums of each 32.
 void PackedMatMul(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,
                   uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y, int64_t y_stride);
 

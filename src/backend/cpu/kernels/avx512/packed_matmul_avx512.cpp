@@ -78,8 +78,8 @@ void TileQ4_0(const uint8_t* group, int64_t blocks, const uint8_t* const* act, c
 }
 
 template <int T>
-void TileQ8_0(const uint8_t* group, int64_t blocks, const uint8_t* const* act, float* y, int64_t y_stride) {
-  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+void TileQ8_0(const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int32_t* const* sums, float* y,
+              int64_t y_stride) {
   __m512 acc[4][T];
   for (int k = 0; k < 4; ++k) {
     for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
@@ -93,22 +93,21 @@ void TileQ8_0(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
   const uint8_t* col = group;
   for (int64_t b = 0; b < blocks; ++b, col += 16 + 256) {
     const __m512 scales = _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col))));
-    __m512i w[4], bias_dot[4];
+    __m512i w[4];
     __m512 s[4];
     for (int k = 0; k < 4; ++k) {
-      w[k] = _mm512_loadu_si512(col + 16 + 64 * k);
-      // dpbusd wants an unsigned operand: (a + 128) . w = a . w + 128 * sum(w).
-      bias_dot[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, w[k]);
+      w[k] = _mm512_loadu_si512(col + 16 + 64 * k);  // unsigned q + 128
       s[k] = _mm512_permutexvar_ps(expand[k], scales);
     }
     for (int t = 0; t < T; ++t) {
       const auto* a = reinterpret_cast<const BlockQ8_0*>(act[t]) + b;
-      const __m512i au = _mm512_xor_si512(
-          _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->quants))), bias);
+      const __m512i av = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->quants)));
       const __m512 da = _mm512_set1_ps(_cvtsh_ss(a->scale_f16));
+      // (q + 128) . a = q . a + 128 * sum(a): each row's 8 lanes give back 16 * sum(a) apiece.
+      const __m512 offset = _mm512_set1_ps(-16.0f * static_cast<float>(sums[t][b]));
       for (int k = 0; k < 4; ++k) {
-        const __m512i d = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), au, w[k]), bias_dot[k]);
-        acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(s[k], da), acc[k][t]);
+        const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], av);
+        acc[k][t] = _mm512_fmadd_ps(_mm512_add_ps(_mm512_cvtepi32_ps(d), offset), _mm512_mul_ps(s[k], da), acc[k][t]);
       }
     }
   }
@@ -339,7 +338,7 @@ void Tile(const PackedWeights& w, const uint8_t* group, const uint8_t* const* ac
       TileQ4_K<T - 2>(group, w.cols / kQK, act + 2, sums32 + 2, y + 2 * y_stride, y_stride);
     }
   } else {
-    TileQ8_0<T>(group, w.cols / 32, act, y, y_stride);
+    TileQ8_0<T>(group, w.cols / 32, act, sums, y, y_stride);
   }
 }
 
