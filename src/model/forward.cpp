@@ -64,9 +64,8 @@ void ForwardPass::RunLayers(int64_t first_layer, int64_t end_layer, const Batch&
     for (int64_t t = 0; t < n; ++t) {
       cpu::RmsNorm(hidden + t * embd, w.attn_norm.data(), embd, eps, normed_.data() + t * embd);
     }
-    cpu::MatMul(w.attn_q, normed_.data(), n, q_.data(), pool_, scratch_);
-    cpu::MatMul(w.attn_k, normed_.data(), n, k_.data(), pool_, scratch_);
-    cpu::MatMul(w.attn_v, normed_.data(), n, v_.data(), pool_, scratch_);
+    const cpu::MatMulTask qkv[] = {{&w.attn_q, q_.data()}, {&w.attn_k, k_.data()}, {&w.attn_v, v_.data()}};
+    cpu::MatMulMany(qkv, normed_.data(), n, pool_, scratch_);
     Attention(layer_idx, batch, cache);
     cpu::MatMul(w.attn_output, attn_out_.data(), n, proj_.data(), pool_, scratch_);
     for (int64_t i = 0; i < n * embd; ++i) hidden[i] += proj_[i];
@@ -74,8 +73,8 @@ void ForwardPass::RunLayers(int64_t first_layer, int64_t end_layer, const Batch&
     for (int64_t t = 0; t < n; ++t) {
       cpu::RmsNorm(hidden + t * embd, w.ffn_norm.data(), embd, eps, normed_.data() + t * embd);
     }
-    cpu::MatMul(w.ffn_gate, normed_.data(), n, gate_.data(), pool_, scratch_);
-    cpu::MatMul(w.ffn_up, normed_.data(), n, up_.data(), pool_, scratch_);
+    const cpu::MatMulTask gate_up[] = {{&w.ffn_gate, gate_.data()}, {&w.ffn_up, up_.data()}};
+    cpu::MatMulMany(gate_up, normed_.data(), n, pool_, scratch_);
     pool_.ParallelFor(n, 1, [&](int64_t begin, int64_t end) {
       cpu::SwiGlu(gate_.data() + begin * ffn, up_.data() + begin * ffn, (end - begin) * ffn,
                   gate_.data() + begin * ffn);

@@ -22,26 +22,28 @@ void PreparePacked(WeightMatrix* w) {
 
 namespace {
 
-void PackedPath(const WeightMatrix& w, const float* x, int64_t num_tokens, float* out, ThreadPool& pool,
-                MatMulScratch& scratch) {
-  const int64_t blocks = w.cols / kQ8_0BlockElements;
-  const DType act_type = ActivationType(w.type);
-  const uint64_t act_row_bytes = RowBytes(act_type, w.cols);
+// Quantizes the activations once for every packed matrix of `type` that reads them, with the
+// per-block sums the packed kernels need.
+void PreparePackedActivations(DType type, int64_t cols, const float* x, int64_t num_tokens, ThreadPool& pool,
+                              MatMulScratch& scratch) {
+  const int64_t blocks = cols / kQ8_0BlockElements;
+  const DType act_type = ActivationType(type);
+  const uint64_t act_row_bytes = RowBytes(act_type, cols);
   scratch.activations.resize(act_row_bytes * num_tokens);
   scratch.activation_sums.resize(blocks * num_tokens);
   pool.ParallelFor(num_tokens, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      QuantizeRow(act_type, x + t * w.cols, scratch.activations.data() + t * act_row_bytes, w.cols);
-      if (w.type == DType::kQ4_K) {
+      QuantizeRow(act_type, x + t * cols, scratch.activations.data() + t * act_row_bytes, cols);
+      if (type == DType::kQ4_K) {
         // 16-bit sums of each 32 activations (8 per 256-block), packed into the same scratch.
         const auto* q = reinterpret_cast<const BlockQ8_K*>(scratch.activations.data() + t * act_row_bytes);
         auto* sums32 = reinterpret_cast<int16_t*>(scratch.activation_sums.data()) + t * blocks;
-        for (int64_t b = 0; b < w.cols / kQK; ++b) {
+        for (int64_t b = 0; b < cols / kQK; ++b) {
           for (int s = 0; s < 8; ++s) sums32[8 * b + s] = static_cast<int16_t>(q[b].sums[2 * s] + q[b].sums[2 * s + 1]);
         }
         continue;
       }
-      if (w.type != DType::kQ4_0 && w.type != DType::kQ8_0) continue;
+      if (type != DType::kQ4_0 && type != DType::kQ8_0) continue;
       const auto* q = reinterpret_cast<const BlockQ8_0*>(scratch.activations.data() + t * act_row_bytes);
       for (int64_t b = 0; b < blocks; ++b) {
         int32_t sum = 0;
@@ -50,19 +52,52 @@ void PackedPath(const WeightMatrix& w, const float* x, int64_t num_tokens, float
       }
     }
   });
-  const int64_t groups = w.rows / kPackRows;
-  pool.ParallelFor(groups, 1, [&](int64_t begin, int64_t end) {
-    PackedMatMul(*w.packed, begin, end, scratch.activations.data(), act_row_bytes, scratch.activation_sums.data(),
-                 num_tokens, out, w.rows);
+}
+
+// One parallel region over the 8-row groups of all `tasks` (packed, same type and width).
+void RunPackedTasks(std::span<const MatMulTask> tasks, int64_t num_tokens, ThreadPool& pool, MatMulScratch& scratch) {
+  const WeightMatrix& first = *tasks[0].weights;
+  const uint64_t act_row_bytes = RowBytes(ActivationType(first.type), first.cols);
+  int64_t total_groups = 0;
+  for (const MatMulTask& t : tasks) total_groups += t.weights->rows / kPackRows;
+  pool.ParallelFor(total_groups, 1, [&](int64_t begin, int64_t end) {
+    int64_t base = 0;
+    for (const MatMulTask& t : tasks) {
+      const int64_t groups = t.weights->rows / kPackRows;
+      const int64_t lo = std::max(begin, base), hi = std::min(end, base + groups);
+      if (lo < hi) {
+        PackedMatMul(*t.weights->packed, lo - base, hi - base, scratch.activations.data(), act_row_bytes,
+                     scratch.activation_sums.data(), num_tokens, t.out, t.weights->rows);
+      }
+      base += groups;
+    }
   });
 }
 
 }  // namespace
 
+void MatMulMany(std::span<const MatMulTask> tasks, const float* x, int64_t num_tokens, ThreadPool& pool,
+                MatMulScratch& scratch) {
+  if (tasks.empty()) return;
+  const WeightMatrix& first = *tasks[0].weights;
+  bool fusable = first.packed != nullptr;
+  for (const MatMulTask& t : tasks) {
+    fusable = fusable && t.weights->packed && t.weights->type == first.type && t.weights->cols == first.cols;
+  }
+  if (!fusable) {
+    for (const MatMulTask& t : tasks) MatMul(*t.weights, x, num_tokens, t.out, pool, scratch);
+    return;
+  }
+  PreparePackedActivations(first.type, first.cols, x, num_tokens, pool, scratch);
+  RunPackedTasks(tasks, num_tokens, pool, scratch);
+}
+
 void MatMul(const WeightMatrix& w, const float* x, int64_t num_tokens, float* out, ThreadPool& pool,
             MatMulScratch& scratch) {
   if (w.packed) {
-    PackedPath(w, x, num_tokens, out, pool, scratch);
+    const MatMulTask task{&w, out};
+    PreparePackedActivations(w.type, w.cols, x, num_tokens, pool, scratch);
+    RunPackedTasks({&task, 1}, num_tokens, pool, scratch);
     return;
   }
   const VecDotKernel kernel = GetVecDotKernel(w.type);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "backend/cpu/packed.h"
@@ -34,6 +35,16 @@ struct MatMulScratch {
   std::vector<uint8_t> activations;
   std::vector<int32_t> activation_sums;  // per token and 32-block, for the packed kernels
 };
+
+struct MatMulTask {
+  const WeightMatrix* weights;
+  float* out;  // [num_tokens, weights->rows]
+};
+
+// Several products of the same input (Q, K and V; gate and up) in one parallel region, the
+// activations quantized once, when the matrices allow it; otherwise one after the other.
+void MatMulMany(std::span<const MatMulTask> tasks, const float* x, int64_t num_tokens, ThreadPool& pool,
+                MatMulScratch& scratch);
 
 // out[t * w.rows + r] = dot(W[r, :], x[t * w.cols : (t + 1) * w.cols]) for t < num_tokens.
 // REQUIRES: MatMulSupports(w.type).

@@ -1,7 +1,9 @@
-// AVX2 dot products of the K-quants most files use (Q4_K, Q6_K) with Q8_K activations.
+// AVX2 dot products of the K-quants most files use (Q4_K, Q5_K, Q6_K) with Q8_K activations.
 // Unsigned weight quants times signed activation quants go through maddubs; the per-sub-block
 // scales multiply the 16-bit pair sums through madd; minima and offsets come from the Q8_K sums.
 #include <immintrin.h>
+
+#include <type_traits>
 
 #include "backend/cpu/vec_dot.h"
 #include "tensor/quant.h"
@@ -16,10 +18,14 @@ inline float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(lo);
 }
 
-float DotQ4_K(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const BlockQ4_K*>(w);
+// Q4_K and Q5_K share scales, minima and nibble layout; Q5_K adds a fifth bit per value.
+template <bool kFiveBit>
+float DotK4Family(int64_t n, const void* w, const void* x) {
+  using Block = std::conditional_t<kFiveBit, BlockQ5_K, BlockQ4_K>;
+  const auto* a = static_cast<const Block*>(w);
   const auto* b = static_cast<const BlockQ8_K*>(x);
   const __m256i low_mask = _mm256_set1_epi8(0x0f);
+  const __m256i one = _mm256_set1_epi8(1);
   __m256 acc = _mm256_setzero_ps();
   float mins_total = 0.0f;
   for (int64_t i = 0; i < n / kQK; ++i) {
@@ -28,11 +34,19 @@ float DotQ4_K(int64_t n, const void* w, const void* x) {
     int mins = 0;
     for (int j = 0; j < 8; ++j) mins += m[j] * (b[i].sums[2 * j] + b[i].sums[2 * j + 1]);
     mins_total += b[i].scale * _cvtsh_ss(a[i].min_f16) * static_cast<float>(mins);
+    __m256i high = _mm256_setzero_si256();
+    if constexpr (kFiveBit) high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].high_bits));
     __m256i sumi = _mm256_setzero_si256();
     for (int chunk = 0; chunk < 4; ++chunk) {
       const __m256i q4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].quants + 32 * chunk));
-      const __m256i lo = _mm256_and_si256(q4, low_mask);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low_mask);
+      __m256i lo = _mm256_and_si256(q4, low_mask);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low_mask);
+      if constexpr (kFiveBit) {
+        // Bit 2c of high_bits[l] is bit 4 of the low-nibble value l, bit 2c+1 of the high one.
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(high, one), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 1), one), 4));
+        high = _mm256_srli_epi16(high, 2);
+      }
       const __m256i q8_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].quants + 64 * chunk));
       const __m256i q8_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].quants + 64 * chunk + 32));
       const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, q8_lo), _mm256_set1_epi16(sc[2 * chunk]));
@@ -92,7 +106,8 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
 
 VecDotFn Avx2VecDotK(DType weight_type) {
   switch (weight_type) {
-    case DType::kQ4_K: return DotQ4_K;
+    case DType::kQ4_K: return DotK4Family<false>;
+    case DType::kQ5_K: return DotK4Family<true>;
     case DType::kQ6_K: return DotQ6_K;
     default: return nullptr;
   }
