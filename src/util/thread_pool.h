@@ -51,6 +51,27 @@ class ThreadPool {
     });
   }
 
+  // Like ParallelFor, but threads take `chunk`-sized pieces from a shared counter until none are
+  // left, so a thread that started late or runs slower simply takes fewer. For memory-bound
+  // loops where static halves leave one core waiting.
+  template <typename Fn>
+  void ParallelForDynamic(int64_t count, int64_t chunk, const Fn& fn) {
+    if (count <= 0) return;
+    chunk = chunk < 1 ? 1 : chunk;
+    if (num_threads_ == 1 || count <= chunk) {
+      fn(int64_t{0}, count);
+      return;
+    }
+    std::atomic<int64_t> next{0};
+    Run([&](int, int) {
+      while (true) {
+        const int64_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
+        if (begin >= count) return;
+        fn(begin, begin + chunk < count ? begin + chunk : count);
+      }
+    });
+  }
+
   static int DefaultThreadCount();  // physical cores as far as the OS tells, at least 1
 
  private:
