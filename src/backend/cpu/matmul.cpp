@@ -60,8 +60,7 @@ void RunPackedTasks(std::span<const MatMulTask> tasks, int64_t num_tokens, Threa
   const uint64_t act_row_bytes = RowBytes(ActivationType(first.type), first.cols);
   int64_t total_groups = 0;
   for (const MatMulTask& t : tasks) total_groups += t.weights->rows / kPackRows;
-  const int64_t chunk = std::max<int64_t>(1, total_groups / (8 * pool.num_threads()));
-  pool.ParallelForDynamic(total_groups, chunk, [&](int64_t begin, int64_t end) {
+  auto run = [&](int64_t begin, int64_t end) {
     int64_t base = 0;
     for (const MatMulTask& t : tasks) {
       const int64_t groups = t.weights->rows / kPackRows;
@@ -72,7 +71,14 @@ void RunPackedTasks(std::span<const MatMulTask> tasks, int64_t num_tokens, Threa
       }
       base += groups;
     }
-  });
+  };
+  // Decoding streams weights from memory: one long sequential range per thread keeps the
+  // hardware prefetchers busy. Prompts are compute-bound: shared chunks balance the threads.
+  if (num_tokens == 1) {
+    pool.ParallelFor(total_groups, 1, run);
+  } else {
+    pool.ParallelForDynamic(total_groups, std::max<int64_t>(1, total_groups / (8 * pool.num_threads())), run);
+  }
 }
 
 }  // namespace
