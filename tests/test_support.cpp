@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "model/synthetic.h"
 #include "tensor/quant.h"
 
 namespace riglm::testing {
@@ -65,27 +66,7 @@ GgufWriter SyntheticModel(const SyntheticModelSpec& s) {
   w.SetFloat32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
   w.SetFloat32(a + ".rope.freq_base", a == "qwen2" ? 1000000.0f : 10000.0f);
 
-  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
-  std::vector<int32_t> types = {2, 3, 3};
-  for (int b = 0; b < 256 && static_cast<int64_t>(tokens.size()) < s.vocab; ++b) {
-    char name[8];
-    std::snprintf(name, sizeof name, "<0x%02X>", b);
-    tokens.push_back(name);
-    types.push_back(6);
-  }
-  while (static_cast<int64_t>(tokens.size()) < s.vocab) {
-    tokens.push_back("\xe2\x96\x81piece" + std::to_string(tokens.size()));
-    types.push_back(1);
-  }
-  std::vector<float> scores(tokens.size());
-  for (size_t i = 0; i < scores.size(); ++i) scores[i] = -static_cast<float>(i);
-  w.SetString("tokenizer.ggml.model", "llama");
-  w.SetStringArray("tokenizer.ggml.tokens", tokens);
-  w.SetFloat32Array("tokenizer.ggml.scores", scores);
-  w.SetInt32Array("tokenizer.ggml.token_type", types);
-  w.SetUint32("tokenizer.ggml.bos_token_id", 1);
-  w.SetUint32("tokenizer.ggml.eos_token_id", 2);
-  w.SetUint32("tokenizer.ggml.unknown_token_id", 0);
+  AddSyntheticVocabulary(&w, s.vocab);
 
   uint64_t seed = s.seed * 1000;
   const int64_t head_dim = s.embedding / s.heads;

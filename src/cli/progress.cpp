@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "cli/common.h"
 #include "util/strings.h"
 
 namespace riglm::cli {
@@ -40,6 +41,14 @@ void Progress::Finish() {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::fprintf(stderr, "%s%s: %s in %.1f s (%.1f MB/s)\n", terminal_ ? "\r" : "", label_.c_str(),
                FormatBytes(done_).c_str(), elapsed, elapsed > 0 ? static_cast<double>(done_) / elapsed / 1e6 : 0.0);
+}
+
+int WriteGgufWithProgress(const GgufWriter& writer, const std::string& path) {
+  Progress progress("writing " + path);
+  Status s = writer.WriteFile(path, 16 << 20, [&](uint64_t done, uint64_t total) { progress.Update(done, total); });
+  if (!s.ok()) return ReportError(s);
+  progress.Finish();
+  return 0;
 }
 
 }  // namespace riglm::cli

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "format/gguf_writer.h"
+
 namespace riglm::cli {
 
 class Progress {
@@ -21,5 +23,8 @@ class Progress {
   uint64_t done_ = 0, total_ = 0;
   bool reported_complete_ = false;
 };
+
+// Writes a GGUF file with a progress display; returns the process exit code.
+int WriteGgufWithProgress(const GgufWriter& writer, const std::string& path);
 
 }  // namespace riglm::cli

@@ -26,11 +26,7 @@ int RunQuantize(const QuantizeFlags& flags) {
   if (!gguf.ok()) return ReportError(gguf.status());
   auto writer = RequantizeWriter(*gguf, file->data(), *recipe);
   if (!writer.ok()) return ReportError(writer.status());
-  Progress progress("writing " + flags.output);
-  Status s = writer->WriteFile(flags.output, 16 << 20, [&](uint64_t done, uint64_t total) { progress.Update(done, total); });
-  if (!s.ok()) return ReportError(s);
-  progress.Finish();
-  return 0;
+  return WriteGgufWithProgress(*writer, flags.output);
 }
 
 }  // namespace

@@ -36,11 +36,7 @@ int RunSynth(SynthFlags flags) {
                static_cast<long long>(shape.heads), static_cast<long long>(shape.kv_heads),
                static_cast<long long>(shape.ffn), static_cast<long long>(shape.vocab),
                shape.tied_output ? "tied" : "untied", recipe->name().c_str(), FormatBytes(writer->TotalBytes()).c_str());
-  Progress progress("writing " + flags.output);
-  Status s = writer->WriteFile(flags.output, 16 << 20, [&](uint64_t done, uint64_t total) { progress.Update(done, total); });
-  if (!s.ok()) return ReportError(s);
-  progress.Finish();
-  return 0;
+  return WriteGgufWithProgress(*writer, flags.output);
 }
 
 }  // namespace

@@ -23,6 +23,15 @@ namespace {
 
 int Nearest(float v) { return static_cast<int>(std::nearbyint(v)); }
 
+// The element of largest magnitude, with its sign.
+float LargestMagnitude(const float* x, int n) {
+  float best = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    if (std::fabs(x[i]) > std::fabs(best)) best = x[i];
+  }
+  return best;
+}
+
 // Scale and (non-positive) minimum that map x[0..n) onto 0..levels.
 void AffineRange(const float* x, int n, int levels, float* scale, float* min) {
   float lo = x[0], hi = x[0];
@@ -153,13 +162,7 @@ void QuantizeQ3_K(const float* src, void* dst, int64_t n) {
     BlockQ3_K& b = blocks[i];
     float scales[16], max_scale = 0.0f;
     for (int j = 0; j < 16; ++j) {
-      float amax = 0.0f, signed_max = 0.0f;
-      for (int l = 0; l < 16; ++l) {
-        if (std::fabs(src[16 * j + l]) > amax) {
-          amax = std::fabs(src[16 * j + l]);
-          signed_max = src[16 * j + l];
-        }
-      }
+      const float signed_max = LargestMagnitude(src + 16 * j, 16);
       scales[j] = signed_max / -4.0f;
       if (std::fabs(scales[j]) > std::fabs(max_scale)) max_scale = scales[j];
     }
@@ -299,13 +302,7 @@ void QuantizeQ6_K(const float* src, void* dst, int64_t n) {
     BlockQ6_K& b = blocks[i];
     float scales[16], max_scale = 0.0f;
     for (int j = 0; j < 16; ++j) {
-      float amax = 0.0f, signed_max = 0.0f;
-      for (int l = 0; l < 16; ++l) {
-        if (std::fabs(src[16 * j + l]) > amax) {
-          amax = std::fabs(src[16 * j + l]);
-          signed_max = src[16 * j + l];
-        }
-      }
+      const float signed_max = LargestMagnitude(src + 16 * j, 16);
       scales[j] = signed_max / -32.0f;
       if (std::fabs(scales[j]) > std::fabs(max_scale)) max_scale = scales[j];
     }

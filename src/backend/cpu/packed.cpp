@@ -44,16 +44,22 @@ bool CanPack(DType type, int64_t rows, int64_t cols) {
 
 namespace {
 
-PackedWeights PackQ4_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
+// An empty packed matrix with room for rows/8 groups of `column_bytes` per block column.
+PackedWeights AllocatePacked(DType type, int64_t rows, int64_t cols, int64_t blocks, uint64_t column_bytes) {
   PackedWeights p;
-  p.type = DType::kQ4_K;
+  p.type = type;
   p.rows = rows;
   p.cols = cols;
-  const int64_t blocks = cols / kQK;
-  constexpr uint64_t kColumnBytes = 16 + 16 + 64 + 64 + 4 * kPackRows * 32;
-  p.group_bytes = kColumnBytes * blocks;
+  p.group_bytes = column_bytes * blocks;
   const uint64_t total = p.group_bytes * (rows / kPackRows);
   p.data = {static_cast<uint8_t*>(std::aligned_alloc(64, (total + 63) / 64 * 64)), [](uint8_t* d) { std::free(d); }};
+  return p;
+}
+
+PackedWeights PackQ4_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
+  const int64_t blocks = cols / kQK;
+  constexpr uint64_t kColumnBytes = 16 + 16 + 64 + 64 + 4 * kPackRows * 32;
+  PackedWeights p = AllocatePacked(DType::kQ4_K, rows, cols, blocks, kColumnBytes);
   for (int64_t g = 0; g < rows / kPackRows; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;
     for (int64_t b = 0; b < blocks; ++b, out += kColumnBytes) {
@@ -74,15 +80,9 @@ PackedWeights PackQ4_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
 }
 
 PackedWeights PackQ6_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
-  PackedWeights p;
-  p.type = DType::kQ6_K;
-  p.rows = rows;
-  p.cols = cols;
   const int64_t blocks = cols / kQK;
   constexpr uint64_t kColumnBytes = 16 + 128 + 2 * 3 * kPackRows * 32;
-  p.group_bytes = kColumnBytes * blocks;
-  const uint64_t total = p.group_bytes * (rows / kPackRows);
-  p.data = {static_cast<uint8_t*>(std::aligned_alloc(64, (total + 63) / 64 * 64)), [](uint8_t* d) { std::free(d); }};
+  PackedWeights p = AllocatePacked(DType::kQ6_K, rows, cols, blocks, kColumnBytes);
   for (int64_t g = 0; g < rows / kPackRows; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;
     for (int64_t b = 0; b < blocks; ++b, out += kColumnBytes) {
@@ -107,16 +107,10 @@ PackedWeights PackQ6_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
 PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   if (type == DType::kQ4_K) return PackQ4_K(data, rows, cols, row_bytes);
   if (type == DType::kQ6_K) return PackQ6_K(data, rows, cols, row_bytes);
-  PackedWeights p;
-  p.type = type;
-  p.rows = rows;
-  p.cols = cols;
   const int64_t blocks = cols / 32;
   const uint64_t quant_bytes = type == DType::kQ4_0 ? 16 : 32;
   const uint64_t column_bytes = 16 + kPackRows * quant_bytes;
-  p.group_bytes = column_bytes * blocks;
-  const uint64_t total = p.group_bytes * (rows / kPackRows);
-  p.data = {static_cast<uint8_t*>(std::aligned_alloc(64, (total + 63) / 64 * 64)), [](uint8_t* d) { std::free(d); }};
+  PackedWeights p = AllocatePacked(type, rows, cols, blocks, column_bytes);
   const uint64_t block_bytes = type == DType::kQ4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
   for (int64_t g = 0; g < rows / kPackRows; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;

@@ -2,6 +2,8 @@
 // with an online softmax, the output accumulated in place.
 #include <immintrin.h>
 
+#include "backend/cpu/kernels/avx2/avx2_util.h"
+
 #include <cmath>
 #include <limits>
 
@@ -9,13 +11,6 @@
 
 namespace riglm::cpu {
 namespace {
-
-inline float HorizontalSum(__m256 v) {
-  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
 
 template <bool kHalf>
 inline __m256 Load8(const void* base, int64_t index) {

@@ -2,20 +2,13 @@
 // it is only called after CPUID said the CPU has them.
 #include <immintrin.h>
 
+#include "backend/cpu/kernels/avx2/avx2_util.h"
+
 #include "backend/cpu/vec_dot.h"
 #include "tensor/quant.h"
 
 namespace riglm::cpu {
 namespace {
-
-inline float HorizontalSum(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v);
-  __m128 hi = _mm256_extractf128_ps(v, 1);
-  lo = _mm_add_ps(lo, hi);
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
 
 // Sum of products of 32 signed bytes, as 8 int32 lanes converted to float.
 inline __m256 DotI8x32(__m256i a, __m256i b) {

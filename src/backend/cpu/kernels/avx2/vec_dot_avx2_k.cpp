@@ -3,6 +3,8 @@
 // scales multiply the 16-bit pair sums through madd; minima and offsets come from the Q8_K sums.
 #include <immintrin.h>
 
+#include "backend/cpu/kernels/avx2/avx2_util.h"
+
 #include <type_traits>
 
 #include "backend/cpu/vec_dot.h"
@@ -10,13 +12,6 @@
 
 namespace riglm::cpu {
 namespace {
-
-inline float HorizontalSum(__m256 v) {
-  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
 
 // Q4_K and Q5_K share scales, minima and nibble layout; Q5_K adds a fifth bit per value.
 template <bool kFiveBit>
