@@ -13,6 +13,7 @@
 
 #include "io/mapped_file.h"
 #include "tokenizer/hf_tokenizer.h"
+#include "tokenizer/spm_tokenizer.h"
 #include "test_support.h"
 
 namespace riglm {
@@ -62,6 +63,28 @@ TEST(TokenizerTest, Stories260KRoundTrips) {
   const std::vector<int32_t> plain = t.tokenizer->Encode("<s>", {});
   EXPECT_GT(plain.size(), 1u);
   EXPECT_EQ(t.tokenizer->Encode("<s>", {.parse_special = true}), std::vector<int32_t>{1});
+}
+
+// Found by the GGUF fuzzer: a space marker one or two bytes into a token or a text (no space
+// prefix) must not underflow the look-behind.
+TEST(TokenizerTest, SpaceMarkerNearTheStartIsHandled) {
+  Vocab v;
+  v.model = "llama";
+  v.add_space_prefix = false;
+  v.texts = {"<unk>", "a", "b", "\xe2\x96\x81", "a\xe2\x96\x81", "\xe2\x96\x81" "b"};
+  v.scores = {0, -1, -2, -3, -4, -5};
+  v.types = {TokenType::kUnknown, TokenType::kNormal, TokenType::kNormal, TokenType::kNormal, TokenType::kNormal,
+             TokenType::kNormal};
+  v.unk_id = 0;
+  for (int32_t i = 0; i < v.size(); ++i) v.ids.emplace(v.texts[i], i);
+  SpmTokenizer t(v);
+  const std::vector<int32_t> ids = t.Encode("a b", {});
+  EXPECT_EQ(t.Decode(ids), "a b");
+  v.texts[4] = "ab";  // now no token has a marker after other text: words are merged one by one
+  v.ids.clear();
+  for (int32_t i = 0; i < v.size(); ++i) v.ids.emplace(v.texts[i], i);
+  SpmTokenizer words(v);
+  EXPECT_EQ(words.Decode(words.Encode("a b", {})), "a b");
 }
 
 // Runs one published vector set: NAME.gguf with NAME.gguf.inp / NAME.gguf.out.

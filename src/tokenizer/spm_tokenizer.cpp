@@ -8,6 +8,11 @@ namespace {
 
 constexpr std::string_view kSpaceMarker = "\xe2\x96\x81";  // U+2581, SentencePiece's visible space
 
+// True when the space marker at `at` directly follows another space marker.
+bool FollowsMarker(std::string_view text, size_t at) {
+  return at >= kSpaceMarker.size() && text.compare(at - kSpaceMarker.size(), kSpaceMarker.size(), kSpaceMarker) == 0;
+}
+
 size_t Utf8Length(unsigned char lead) {
   if (lead < 0x80) return 1;
   if ((lead & 0xe0) == 0xc0) return 2;
@@ -48,7 +53,7 @@ SpmTokenizer::SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab)) {
   words_are_independent_ = true;
   for (const std::string& token : vocab_.texts) {
     for (size_t at = token.find(kSpaceMarker, 1); at != std::string::npos; at = token.find(kSpaceMarker, at + 1)) {
-      if (token.compare(at - kSpaceMarker.size(), kSpaceMarker.size(), kSpaceMarker) != 0) {
+      if (!FollowsMarker(token, at)) {
         words_are_independent_ = false;
         return;
       }
@@ -92,7 +97,7 @@ void SpmTokenizer::EncodeText(std::string_view raw, bool at_start, std::vector<i
   const std::string_view all(text);
   size_t start = 0;
   for (size_t at = all.find(kSpaceMarker, 1); at != std::string_view::npos; at = all.find(kSpaceMarker, at + 1)) {
-    if (all.compare(at - kSpaceMarker.size(), kSpaceMarker.size(), kSpaceMarker) == 0) continue;
+    if (FollowsMarker(all, at)) continue;
     EncodeSegment(all.substr(start, at - start), out);
     start = at;
   }
