@@ -137,6 +137,13 @@ TEST(ChatTemplateTest, LimitsStopRunawayTemplates) {
   EXPECT_NE(recursion.status().message().find("nested deeper"), std::string::npos);
 }
 
+// Found by the template fuzzer: a namespace that holds itself must not leak (ASan checks).
+TEST(ChatTemplateTest, SelfReferencingNamespaceIsReleased) {
+  auto r = Render("{% set ns = namespace(a=1) %}{% set ns.self = [ns] %}{% set ns.again = ns %}{{ ns.a }}");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, "1");
+}
+
 TEST(ChatTemplateTest, ChatMlFallback) {
   ChatTemplateInputs inputs;
   inputs.messages = nlohmann::ordered_json::parse(R"([{"role":"user","content":"hi"}])");

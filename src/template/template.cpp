@@ -41,6 +41,10 @@ class Renderer {
     std::string out;
     Flow flow = Flow::kNormal;
     Status s = Exec(body, &out, &flow);
+    // Namespaces are the only mutable values, so only they can hold themselves (ns.x = ns);
+    // emptying them breaks any such reference cycle before the values are released.
+    for (Value& ns : assigned_namespaces_) ns.MutableObject().Clear();
+    assigned_namespaces_.clear();
     if (!s.ok()) {
       if (raised_) return InvalidArgument(s.message());
       return s;
@@ -115,6 +119,7 @@ class Renderer {
             return ErrorAt(s.line, s.column, "cannot assign attribute on non-namespace object '" + s.targets[0] + "'");
           }
           target.MutableObject().Set(s.attribute, std::move(v));
+          assigned_namespaces_.push_back(target);
           return Status::Ok();
         }
         return Assign(s, s.targets, v);
@@ -561,6 +566,7 @@ class Renderer {
   std::time_t now_;
   std::vector<Frame> frames_;
   bool raised_ = false;
+  std::vector<Value> assigned_namespaces_;
   int loop_depth_ = 0;
   int call_depth_ = 0;
   uint64_t iterations_ = 0;

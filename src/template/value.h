@@ -125,6 +125,7 @@ class Object {
   void Set(const std::string& key, Value value);
   const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
   size_t size() const { return items_.size(); }
+  void Clear() { items_.clear(); }
 
  private:
   std::vector<std::pair<std::string, Value>> items_;
