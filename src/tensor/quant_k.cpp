@@ -23,6 +23,16 @@ namespace {
 
 int Nearest(float v) { return static_cast<int>(std::nearbyint(v)); }
 
+// 256 levels of 0..3 into the Q2_K/Q3_K layout: per 128, byte l holds levels l, l+32, l+64, l+96.
+void PackTwoBitLevels(const uint8_t* levels, uint8_t* quants) {
+  for (int half = 0; half < 2; ++half) {
+    const uint8_t* L = levels + 128 * half;
+    for (int l = 0; l < 32; ++l) {
+      quants[32 * half + l] = static_cast<uint8_t>(L[l] | L[l + 32] << 2 | L[l + 64] << 4 | L[l + 96] << 6);
+    }
+  }
+}
+
 // The element of largest magnitude, with its sign.
 float LargestMagnitude(const float* x, int n) {
   float best = 0.0f;
@@ -122,12 +132,7 @@ void QuantizeQ2_K(const float* src, void* dst, int64_t n) {
         levels[16 * j + l] = dl > 0 ? static_cast<uint8_t>(std::clamp(Nearest((src[16 * j + l] + ml) / dl), 0, 3)) : 0;
       }
     }
-    for (int half = 0; half < 2; ++half) {
-      for (int l = 0; l < 32; ++l) {
-        const uint8_t* L = levels + 128 * half;
-        b.quants[32 * half + l] = static_cast<uint8_t>(L[l] | L[l + 32] << 2 | L[l + 64] << 4 | L[l + 96] << 6);
-      }
-    }
+    PackTwoBitLevels(levels, b.quants);
   }
 }
 
@@ -194,12 +199,7 @@ void QuantizeQ3_K(const float* src, void* dst, int64_t n) {
         levels[j] -= 4;
       }
     }
-    for (int half = 0; half < 2; ++half) {
-      for (int l = 0; l < 32; ++l) {
-        const uint8_t* L = levels + 128 * half;
-        b.quants[32 * half + l] = static_cast<uint8_t>(L[l] | L[l + 32] << 2 | L[l + 64] << 4 | L[l + 96] << 6);
-      }
-    }
+    PackTwoBitLevels(levels, b.quants);
   }
 }
 
