@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "backend/cpu/activations.h"
 #include "backend/cpu/vec_dot.h"
 #include "tensor/quant.h"
 #include "test_support.h"
@@ -202,6 +203,30 @@ TEST(MatMulManyTest, EqualsSeparateProducts) {
       MatMul(matrices[i], x.data(), tokens, separate[i].data(), pool, scratch);
       EXPECT_EQ(fused[i], separate[i]) << "matrix " << i << " with " << DTypeName(second_type);
     }
+  }
+}
+
+// The AVX2 activation quantizers must write exactly the scalar bytes (kernels and tests rely on
+// the scalar definition), including all-zero blocks, ties that round to even and values whose
+// product with 1/d rounds just past 127.
+TEST(QuantizeActivationsTest, Avx2WritesTheScalarBytes) {
+  if (!IsaAvailable(Isa::kAvx2)) GTEST_SKIP() << "avx2: not available on this CPU";
+  const int64_t n = 4096;
+  std::vector<float> x = RandomFloats(n, 91, 3.0f);
+  for (int i = 0; i < 32; ++i) x[i] = 0.0f;                                  // zero Q8_0 block
+  for (int i = 256; i < 512; ++i) x[i] = 0.0f;                               // zero Q8_K block
+  for (int i = 512; i < 544; ++i) x[i] = static_cast<float>(i % 8) * 0.5f - 2.0f;  // ties
+  x[600] = 1e-30f;
+  x[601] = -1e30f;
+  for (DType type : {DType::kQ8_0, DType::kQ8_K}) {
+    std::vector<uint8_t> scalar(RowBytes(type, n)), avx2(RowBytes(type, n));
+    QuantizeRow(type, x.data(), scalar.data(), n);
+    if (type == DType::kQ8_0) {
+      QuantizeQ8_0Avx2(x.data(), avx2.data(), n);
+    } else {
+      QuantizeQ8_KAvx2(x.data(), avx2.data(), n);
+    }
+    EXPECT_EQ(scalar, avx2) << "avx2 " << DTypeName(type);
   }
 }
 

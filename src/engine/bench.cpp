@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "backend/cpu/bandwidth.h"
+
 namespace riglm {
 namespace {
 
@@ -43,7 +45,8 @@ Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64
   return r;
 }
 
-Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, int64_t n_gen, int repetitions) {
+Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, int64_t n_gen, int repetitions,
+                                    bool measure_bandwidth) {
   BenchResult r;
   r.test = "tg" + std::to_string(n_gen);
   r.n_gen = n_gen;
@@ -53,6 +56,7 @@ Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, i
   Batch batch;
   for (int rep = -1; rep < repetitions; ++rep) {
     const int64_t steps = rep < 0 ? std::min<int64_t>(n_gen, 8) : n_gen;
+    if (rep >= 0 && measure_bandwidth) r.bandwidth_samples.push_back(cpu::MeasureReadBandwidth(pool, uint64_t{256} << 20, 3));
     const auto start = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < steps; ++i) {
       batch.Clear();
@@ -63,6 +67,12 @@ Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, i
     if (rep >= 0) r.samples_ts.push_back(static_cast<double>(steps) / seconds);
   }
   Summarize(&r);
+  if (!r.bandwidth_samples.empty()) {
+    const double bytes = static_cast<double>(WeightBytesPerToken(model));
+    double sum = 0.0;
+    for (size_t i = 0; i < r.samples_ts.size(); ++i) sum += r.samples_ts[i] * bytes / r.bandwidth_samples[i];
+    r.ceiling_fraction = sum / static_cast<double>(r.samples_ts.size());
+  }
   return r;
 }
 

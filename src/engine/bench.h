@@ -16,12 +16,18 @@ struct BenchResult {
   std::vector<double> samples_ts;  // tokens per second of each repetition
   double avg_ts = 0.0;
   double stddev_ts = 0.0;
+  // Generation only: memory read bandwidth measured just before each repetition (bytes/s), and
+  // each repetition's speed as a fraction of the ceiling that bandwidth sets. Measuring them in
+  // pairs keeps the ratio meaningful on machines whose bandwidth swings from minute to minute.
+  std::vector<double> bandwidth_samples;
+  double ceiling_fraction = 0.0;
 };
 
 // One warm-up pass, then `repetitions` timed ones.
 Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64_t n_prompt, int repetitions,
                                 int64_t batch_size = 512);
-Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, int64_t n_gen, int repetitions);
+Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, int64_t n_gen, int repetitions,
+                                    bool measure_bandwidth = true);
 
 // Bytes of weights one decoded token reads: every matrix once, plus one embedding row.
 uint64_t WeightBytesPerToken(const LlamaModel& model);

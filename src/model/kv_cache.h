@@ -7,6 +7,7 @@
 
 #include "model/config.h"
 #include "tensor/dtype.h"
+#include "util/large_buffer.h"
 
 namespace riglm {
 
@@ -20,11 +21,11 @@ class KvCache {
   int num_sequences() const { return num_sequences_; }
   int64_t kv_width() const { return kv_width_; }
   DType type() const { return type_; }
-  uint64_t size_bytes() const { return keys_.size() + values_.size(); }
+  uint64_t size_bytes() const { return 2 * bytes_per_cache_; }
 
   // Rows of kv_width elements of type(), one per position, for one sequence and model layer.
-  const void* keys(int seq, int64_t layer) const { return keys_.data() + Offset(seq, layer); }
-  const void* values(int seq, int64_t layer) const { return values_.data() + Offset(seq, layer); }
+  const void* keys(int seq, int64_t layer) const { return keys_.get() + Offset(seq, layer); }
+  const void* values(int seq, int64_t layer) const { return values_.get() + Offset(seq, layer); }
   // Writes one position's key and value (kv_width floats each), converting to type().
   void Store(int seq, int64_t layer, int64_t position, const float* key, const float* value);
 
@@ -40,8 +41,9 @@ class KvCache {
   int64_t kv_width_;
   DType type_;
   uint64_t element_bytes_;
-  std::vector<uint8_t> keys_;    // [seq, layer, position, kv_width]
-  std::vector<uint8_t> values_;  // same layout
+  uint64_t bytes_per_cache_;
+  LargeBuffer keys_;    // [seq, layer, position, kv_width]
+  LargeBuffer values_;  // same layout
 };
 
 }  // namespace riglm

@@ -4,11 +4,16 @@
 #include <cstring>
 #include <memory>
 
+#include "util/large_buffer.h"
+
 namespace riglm::cpu {
 
 double MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes, int repetitions) {
   const uint64_t words = bytes / sizeof(uint64_t);
-  std::unique_ptr<uint64_t[]> buffer(new uint64_t[words]);
+  // The same allocation as packed weights, so the ceiling is measured on the same kind of pages.
+  LargeBuffer storage = AllocateLarge(words * sizeof(uint64_t));
+  if (storage == nullptr) return 0.0;
+  auto* buffer = reinterpret_cast<uint64_t*>(storage.get());
   // Touch every page from the threads that will read it, so the pages are really there.
   pool.ParallelFor(static_cast<int64_t>(words), 1 << 16, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) buffer[i] = static_cast<uint64_t>(i);

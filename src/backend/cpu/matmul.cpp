@@ -1,7 +1,9 @@
 #include "backend/cpu/matmul.h"
 
 #include <algorithm>
+#include <cstdlib>
 
+#include "backend/cpu/activations.h"
 #include "backend/cpu/vec_dot.h"
 #include "tensor/quant.h"
 #include "util/status.h"
@@ -33,7 +35,7 @@ void PreparePackedActivations(DType type, int64_t cols, const float* x, int64_t 
   scratch.activation_sums.resize(blocks * num_tokens);
   pool.ParallelFor(num_tokens, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      QuantizeRow(act_type, x + t * cols, scratch.activations.data() + t * act_row_bytes, cols);
+      QuantizeActivations(act_type, x + t * cols, scratch.activations.data() + t * act_row_bytes, cols);
       if (type == DType::kQ4_K) {
         // 16-bit sums of each 32 activations (8 per 256-block), packed into the same scratch.
         const auto* q = reinterpret_cast<const BlockQ8_K*>(scratch.activations.data() + t * act_row_bytes);
@@ -74,7 +76,10 @@ void RunPackedTasks(std::span<const MatMulTask> tasks, int64_t num_tokens, Threa
   };
   // Decoding streams weights from memory: one long sequential range per thread keeps the
   // hardware prefetchers busy. Prompts are compute-bound: shared chunks balance the threads.
-  if (num_tokens == 1) {
+  static const int kDecodeSplit = getenv("RIGLM_DSPLIT") ? atoi(getenv("RIGLM_DSPLIT")) : 0;
+  if (num_tokens == 1 && kDecodeSplit > 0) {
+    pool.ParallelForDynamic(total_groups, std::max<int64_t>(1, total_groups / (kDecodeSplit * pool.num_threads())), run);
+  } else if (num_tokens == 1) {
     pool.ParallelFor(total_groups, 1, run);
   } else {
     pool.ParallelForDynamic(total_groups, std::max<int64_t>(1, total_groups / (8 * pool.num_threads())), run);
@@ -117,7 +122,7 @@ void MatMul(const WeightMatrix& w, const float* x, int64_t num_tokens, float* ou
     uint8_t* q = scratch.activations.data();
     pool.ParallelFor(num_tokens, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
-        QuantizeRow(kernel.activation_type, x + t * w.cols, q + t * activation_row_bytes, w.cols);
+        QuantizeActivations(kernel.activation_type, x + t * w.cols, q + t * activation_row_bytes, w.cols);
       }
     });
     activations = q;

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "tensor/quant.h"
 
@@ -52,7 +53,8 @@ PackedWeights AllocatePacked(DType type, int64_t rows, int64_t cols, int64_t blo
   p.cols = cols;
   p.group_bytes = column_bytes * blocks;
   const uint64_t total = p.group_bytes * (rows / kPackRows);
-  p.data = {static_cast<uint8_t*>(std::aligned_alloc(64, (total + 63) / 64 * 64)), [](uint8_t* d) { std::free(d); }};
+  p.data = AllocateLarge(total);
+  if (p.data == nullptr) throw std::bad_alloc();
   return p;
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "tensor/dtype.h"
+#include "util/large_buffer.h"
 
 namespace riglm::cpu {
 
@@ -28,7 +29,7 @@ struct PackedWeights {
   int64_t rows = 0;
   int64_t cols = 0;
   uint64_t group_bytes = 0;  // bytes of one group of 8 rows
-  std::unique_ptr<uint8_t[], void (*)(uint8_t*)> data{nullptr, [](uint8_t*) {}};
+  LargeBuffer data;
 
   const uint8_t* group(int64_t g) const { return data.get() + g * group_bytes; }
 };

@@ -4,6 +4,7 @@
 
 #include "backend/cpu/kernels/avx2/avx2_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -21,30 +22,72 @@ inline __m256 Load8(const void* base, int64_t index) {
   }
 }
 
+// e^x for x <= 0 (scores minus their running maximum), to about 2 ulp: 2^n * p(r) with
+// x = n ln2 + r, |r| <= ln2 / 2, p a degree-6 polynomial. Below -87 the result is ~0 as it should be.
+inline __m256 ExpNonPositive(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
+}
+
+inline float HorizontalMax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+// Keys are taken 8 at a time: their scores, one rescale of the output if the maximum grew, then
+// the 8 softmax weights in one vector exp.
 template <bool kHalf>
 void Attend(const float* q, const void* keys, const void* values, int64_t num_keys, int64_t kv_stride, int head_dim,
             float scale, float* out) {
   float running_max = -std::numeric_limits<float>::infinity();
   float running_sum = 0.0f;
   for (int d = 0; d < head_dim; ++d) out[d] = 0.0f;
-  for (int64_t j = 0; j < num_keys; ++j) {
-    __m256 dot = _mm256_setzero_ps();
-    for (int d = 0; d < head_dim; d += 8) {
-      dot = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), Load8<kHalf>(keys, j * kv_stride + d), dot);
+  alignas(32) float scores[8], weights[8];
+  for (int64_t j0 = 0; j0 < num_keys; j0 += 8) {
+    const int count = static_cast<int>(std::min<int64_t>(8, num_keys - j0));
+    for (int i = 0; i < 8; ++i) {
+      if (i >= count) {
+        scores[i] = -std::numeric_limits<float>::infinity();
+        continue;
+      }
+      __m256 dot = _mm256_setzero_ps();
+      for (int d = 0; d < head_dim; d += 8) {
+        dot = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), Load8<kHalf>(keys, (j0 + i) * kv_stride + d), dot);
+      }
+      scores[i] = HorizontalSum(dot) * scale;
     }
-    const float score = HorizontalSum(dot) * scale;
-    if (score > running_max) {
-      const float correction = std::exp(running_max - score);
+    const __m256 s = _mm256_load_ps(scores);
+    const float tile_max = HorizontalMax(s);
+    if (tile_max > running_max) {
+      const float correction = std::exp(running_max - tile_max);
       running_sum *= correction;
       const __m256 c = _mm256_set1_ps(correction);
       for (int d = 0; d < head_dim; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(out + d), c));
-      running_max = score;
+      running_max = tile_max;
     }
-    const float weight = std::exp(score - running_max);
-    running_sum += weight;
-    const __m256 w = _mm256_set1_ps(weight);
-    for (int d = 0; d < head_dim; d += 8) {
-      _mm256_storeu_ps(out + d, _mm256_fmadd_ps(w, Load8<kHalf>(values, j * kv_stride + d), _mm256_loadu_ps(out + d)));
+    const __m256 w = ExpNonPositive(_mm256_sub_ps(s, _mm256_set1_ps(running_max)));
+    _mm256_store_ps(weights, w);
+    for (int i = 0; i < count; ++i) running_sum += weights[i];
+    for (int i = 0; i < count; ++i) {
+      const __m256 wi = _mm256_set1_ps(weights[i]);
+      for (int d = 0; d < head_dim; d += 8) {
+        _mm256_storeu_ps(out + d,
+                         _mm256_fmadd_ps(wi, Load8<kHalf>(values, (j0 + i) * kv_stride + d), _mm256_loadu_ps(out + d)));
+      }
     }
   }
   if (running_sum > 0.0f) {

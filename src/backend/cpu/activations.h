@@ -1,0 +1,17 @@
+// Activations quantized for the integer dot products, with the fastest code this CPU runs.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/dtype.h"
+
+namespace riglm::cpu {
+
+// Same bytes as QuantizeRow(type, x, dst, n) for every type; Q8_0 and Q8_K take AVX2 when present.
+void QuantizeActivations(DType type, const float* x, void* dst, int64_t n);
+
+// Defined in kernels/avx2/.
+void QuantizeQ8_0Avx2(const float* x, void* dst, int64_t n);
+void QuantizeQ8_KAvx2(const float* x, void* dst, int64_t n);
+
+}  // namespace riglm::cpu
