@@ -1,7 +1,6 @@
 #include "backend/cpu/matmul.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "backend/cpu/activations.h"
 #include "backend/cpu/vec_dot.h"
@@ -76,10 +75,7 @@ void RunPackedTasks(std::span<const MatMulTask> tasks, int64_t num_tokens, Threa
   };
   // Decoding streams weights from memory: one long sequential range per thread keeps the
   // hardware prefetchers busy. Prompts are compute-bound: shared chunks balance the threads.
-  static const int kDecodeSplit = getenv("RIGLM_DSPLIT") ? atoi(getenv("RIGLM_DSPLIT")) : 0;
-  if (num_tokens == 1 && kDecodeSplit > 0) {
-    pool.ParallelForDynamic(total_groups, std::max<int64_t>(1, total_groups / (kDecodeSplit * pool.num_threads())), run);
-  } else if (num_tokens == 1) {
+  if (num_tokens == 1) {
     pool.ParallelFor(total_groups, 1, run);
   } else {
     pool.ParallelForDynamic(total_groups, std::max<int64_t>(1, total_groups / (8 * pool.num_threads())), run);
