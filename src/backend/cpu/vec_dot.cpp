@@ -76,6 +76,7 @@ VecDotKernel GetVecDotKernel(DType weight_type, Isa isa) {
   if (isa != Isa::kScalar) {
     kernel.fn = Avx2VecDot(weight_type);
     if (kernel.fn == nullptr) kernel.fn = Avx2VecDotK(weight_type);
+    if (kernel.fn == nullptr) kernel.fn = Avx2VecDotMore(weight_type);
   }
   if (kernel.fn == nullptr) kernel.fn = ScalarVecDot(weight_type);
   if (kernel.fn == nullptr) kernel.fn = ScalarVecDotMore(weight_type);

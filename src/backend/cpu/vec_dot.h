@@ -33,6 +33,7 @@ VecDotFn ScalarVecDot(DType weight_type);
 VecDotFn ScalarVecDotMore(DType weight_type);  // Q4_1, Q5_x, IQ4_NL, K-quants
 VecDotFn Avx2VecDot(DType weight_type);
 VecDotFn Avx2VecDotK(DType weight_type);
+VecDotFn Avx2VecDotMore(DType weight_type);  // Q4_1, Q5_x, IQ4_NL, Q2_K, Q3_K
 
 // The activation format a weight type's kernels take.
 DType ActivationType(DType weight_type);
