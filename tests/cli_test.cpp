@@ -66,6 +66,14 @@ TEST(CliTest, ClearErrorsForBadInput) {
   EXPECT_NE(temp.exit_code, 0);
   EXPECT_NE(temp.err.find("temperature"), std::string::npos) << temp.err;
 
+  // stories260K has heads of 8: a Q8_0 KV cache cannot hold them, and says why.
+  const auto q8_kv = RunRiglm("run -m " + ShellQuote(testing::Stories260KPath()) + " -p hi -ctk q8_0");
+  EXPECT_NE(q8_kv.exit_code, 0);
+  EXPECT_NE(q8_kv.err.find("multiple of 32"), std::string::npos) << q8_kv.err;
+  const auto bad_kv = RunRiglm("run -m " + ShellQuote(testing::Stories260KPath()) + " -p hi -ctv q3");
+  EXPECT_NE(bad_kv.exit_code, 0);
+  EXPECT_NE(bad_kv.err.find("unknown KV cache type 'q3'"), std::string::npos) << bad_kv.err;
+
   const auto no_command = RunRiglm("");
   EXPECT_NE(no_command.exit_code, 0);
   const auto help = RunRiglm("run --help");

@@ -38,10 +38,10 @@ std::vector<int32_t> SomeTokens(int n, int vocab) {
 }
 
 std::vector<float> PromptLogits(const LlamaModel& model, const std::vector<int32_t>& tokens, int threads = 2,
-                                DType kv_type = DType::kF32) {
+                                KvCacheTypes kv_types = {DType::kF32, DType::kF32}) {
   ThreadPool pool(threads);
   ForwardPass forward(model, pool);
-  KvCache cache(model.config(), 64, 1, 0, -1, kv_type);
+  KvCache cache(model.config(), 64, 1, 0, -1, kv_types);
   Batch batch;
   for (size_t i = 0; i < tokens.size(); ++i) batch.Add(tokens[i], static_cast<int32_t>(i), 0, true);
   std::vector<float> logits;
@@ -76,7 +76,7 @@ TEST_P(ReferenceTest, F16KvCacheStaysCloseToReference) {
   LoadedSynthetic s = Load(spec);
   ASSERT_NE(s.model, nullptr);
   const std::vector<int32_t> tokens = SomeTokens(12, static_cast<int>(spec.vocab));
-  const std::vector<float> got = PromptLogits(*s.model, tokens, 2, DType::kF16);
+  const std::vector<float> got = PromptLogits(*s.model, tokens, 2, {DType::kF16, DType::kF16});
   const std::vector<double> want = testing::ReferenceLogits(s.model->gguf(), s.bytes.data(), tokens);
   double num = 0.0, den = 0.0;
   for (size_t i = 0; i < want.size(); ++i) {
@@ -85,6 +85,37 @@ TEST_P(ReferenceTest, F16KvCacheStaysCloseToReference) {
   }
   // Keys and values rounded to 11 significant bits: well under a percent at the logits.
   EXPECT_LT(std::sqrt(num / den), 2e-3);
+}
+
+// Q8_0 keys and values (heads of 32): 8-bit rounding, still within a percent at the logits; and
+// heads that are not whole blocks are refused with the reason.
+TEST_P(ReferenceTest, Q8_0KvCacheStaysCloseToReference) {
+  SyntheticModelSpec spec;
+  spec.architecture = GetParam();
+  spec.embedding = 128;
+  LoadedSynthetic s = Load(spec);
+  ASSERT_NE(s.model, nullptr);
+  ASSERT_EQ(s.model->config().head_dim, 32);
+  const KvCacheTypes q8 = {DType::kQ8_0, DType::kQ8_0};
+  ASSERT_TRUE(CheckKvCacheTypes(s.model->config(), q8).ok());
+  const std::vector<int32_t> tokens = SomeTokens(12, static_cast<int>(spec.vocab));
+  const std::vector<double> want = testing::ReferenceLogits(s.model->gguf(), s.bytes.data(), tokens);
+  for (KvCacheTypes types : {q8, KvCacheTypes{DType::kQ8_0, DType::kF16}, KvCacheTypes{DType::kF32, DType::kQ8_0}}) {
+    const std::vector<float> got = PromptLogits(*s.model, tokens, 2, types);
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      num += (got[i] - want[i]) * (got[i] - want[i]);
+      den += want[i] * want[i];
+    }
+    EXPECT_LT(std::sqrt(num / den), 1e-2) << DTypeName(types.keys) << "/" << DTypeName(types.values);
+    EXPECT_GT(std::sqrt(num / den), 0.0);
+  }
+
+  spec.embedding = 64;  // heads of 16
+  LoadedSynthetic narrow = Load(spec);
+  const Status refused = CheckKvCacheTypes(narrow.model->config(), q8);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("multiple of 32"), std::string::npos) << refused.message();
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, ReferenceTest, ::testing::Values("llama", "qwen2"));
@@ -101,7 +132,7 @@ TEST_P(WeightTypeTest, BatchedPromptEqualsTokenByToken) {
 
   ThreadPool pool(2);
   ForwardPass forward(*s.model, pool);
-  KvCache cache(s.model->config(), 64, 1, 0, -1, DType::kF32);
+  KvCache cache(s.model->config(), 64, 1, 0, -1, {DType::kF32, DType::kF32});
   std::vector<float> logits;
   for (size_t i = 0; i < tokens.size(); ++i) {
     Batch one;
@@ -146,7 +177,7 @@ TEST(ModelTest, SequencesInOneBatchMatchSequencesAlone) {
 
   ThreadPool pool(2);
   ForwardPass forward(*s.model, pool);
-  KvCache cache(s.model->config(), 64, 2, 0, -1, DType::kF32);
+  KvCache cache(s.model->config(), 64, 2, 0, -1, {DType::kF32, DType::kF32});
   Batch batch;
   // Interleave the two prompts in one batch; logits come back in batch order.
   for (size_t i = 0; i < 7; ++i) {

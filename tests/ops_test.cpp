@@ -104,12 +104,12 @@ TEST(OpsTest, SwiGluMatchesReference) {
   EXPECT_LT(MaxRelativeError(out, want), kTolerance);
 }
 
-// Grouped-query attention over a long cache: 8 query heads share 2 KV heads; F32 and F16
-// caches, portable and AVX2 kernels.
+// Grouped-query attention over a long cache: 8 query heads share 2 KV heads; F32, F16 and
+// Q8_0 caches, portable and AVX2 kernels.
 TEST(OpsTest, AttentionWithGqaAndLongCacheMatchesReference) {
   const int head_dim = 64, q_heads = 8, kv_heads = 2, group = q_heads / kv_heads;
   const int64_t kv_width = kv_heads * head_dim;
-  for (DType kv_type : {DType::kF32, DType::kF16}) {
+  for (DType kv_type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
     for (int64_t num_keys : {1, 3, 4096}) {
       const std::vector<float> q = RandomFloats(q_heads * head_dim, 11, 1.0f);
       std::vector<float> keys = RandomFloats(num_keys * kv_width, 12, 1.0f);
@@ -137,7 +137,7 @@ TEST(OpsTest, AttentionWithGqaAndLongCacheMatchesReference) {
           for (int d = 0; d < head_dim; ++d) want[h * head_dim + d] += scores[j] / sum * values[j * kv_width + kvh * head_dim + d];
         }
       }
-      const uint64_t element_bytes = kv_type == DType::kF32 ? 4 : 2;
+      const uint64_t row_bytes = RowBytes(kv_type, kv_width);
       for (bool vector : {false, true}) {
         if (vector && !IsaAvailable(Isa::kAvx2)) {
           std::printf("[  SKIPPED ] attention avx2: not available on this CPU\n");
@@ -147,8 +147,9 @@ TEST(OpsTest, AttentionWithGqaAndLongCacheMatchesReference) {
         for (int h = 0; h < q_heads; ++h) {
           const int kvh = h / group;
           auto* attend = vector ? AttendOneHeadAvx2 : AttendOneHeadScalar;
-          attend(q.data() + h * head_dim, key_bytes.data() + kvh * head_dim * element_bytes,
-                 value_bytes.data() + kvh * head_dim * element_bytes, kv_type, num_keys, kv_width, head_dim, scale,
+          const uint64_t head_offset = RowBytes(kv_type, kvh * head_dim);
+          attend(q.data() + h * head_dim, KvView{key_bytes.data() + head_offset, kv_type, row_bytes},
+                 KvView{value_bytes.data() + head_offset, kv_type, row_bytes}, num_keys, head_dim, scale,
                  out.data() + h * head_dim);
         }
         EXPECT_LT(MaxRelativeError(out, want), 1e-4) << DTypeName(kv_type) << " keys " << num_keys << " vector " << vector;

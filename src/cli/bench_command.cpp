@@ -21,6 +21,7 @@ struct BenchFlags {
   int threads = 0;
   int repetitions = 5;
   std::string output = "md";
+  KvCacheFlags kv_cache;
 };
 
 std::string ModelType(const LlamaModel& model) {
@@ -50,6 +51,8 @@ int RunBench(const BenchFlags& flags) {
   auto loaded = LoadModel(flags.model_path);
   if (!loaded.ok()) return ReportError(loaded.status());
   const LlamaModel& model = *loaded->model;
+  auto kv_types = ResolveKvCacheTypes(flags.kv_cache, model.config());
+  if (!kv_types.ok()) return ReportError(kv_types.status());
   ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
 
   const uint64_t bytes_per_token = WeightBytesPerToken(model);
@@ -57,13 +60,13 @@ int RunBench(const BenchFlags& flags) {
   std::vector<BenchResult> results;
   for (int64_t n : flags.prompt) {
     if (n <= 0) continue;
-    auto r = BenchPrompt(model, pool, n, flags.repetitions);
+    auto r = BenchPrompt(model, pool, n, flags.repetitions, *kv_types);
     if (!r.ok()) return ReportError(r.status());
     results.push_back(*r);
   }
   for (int64_t n : flags.gen) {
     if (n <= 0) continue;
-    auto r = BenchGeneration(model, pool, n, flags.repetitions);
+    auto r = BenchGeneration(model, pool, n, flags.repetitions, *kv_types);
     if (!r.ok()) return ReportError(r.status());
     results.push_back(*r);
   }
@@ -133,6 +136,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("-n,--n-gen", flags->gen, "generation lengths to test (0 skips)")->capture_default_str();
   cmd->add_option("-t,--threads", flags->threads, "CPU threads (0: one per physical core)")->capture_default_str();
   cmd->add_option("-r,--repetitions", flags->repetitions, "timed repetitions of each test")->capture_default_str();
+  AddKvCacheOptions(cmd, &flags->kv_cache);
   cmd->add_option("-o,--output", flags->output, "md (table) or json")->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = RunBench(*flags); });
 }

@@ -1,7 +1,26 @@
 // riglm: one binary, many subcommands.
 #include <CLI/CLI.hpp>
 
+#include <string_view>
+#include <vector>
+
 #include "cli/commands.h"
+
+namespace {
+
+// llama.cpp's multi-letter short flags (-ctk q8_0), which CLI11 cannot declare, become their long
+// names; their help lists both spellings.
+std::vector<char*> TranslateLlamaCppFlags(int argc, char** argv) {
+  static char cache_type_k[] = "--cache-type-k", cache_type_v[] = "--cache-type-v";
+  std::vector<char*> out(argv, argv + argc);
+  for (char*& arg : out) {
+    if (std::string_view(arg) == "-ctk") arg = cache_type_k;
+    if (std::string_view(arg) == "-ctv") arg = cache_type_v;
+  }
+  return out;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -16,6 +35,7 @@ int main(int argc, char** argv) {
   riglm::cli::AddSynthCommand(app, exit_code);
   riglm::cli::AddBenchCommand(app, exit_code);
   riglm::cli::AddQuantizeCommand(app, exit_code);
-  CLI11_PARSE(app, argc, argv);
+  std::vector<char*> args = TranslateLlamaCppFlags(argc, argv);
+  CLI11_PARSE(app, argc, args.data());
   return exit_code;
 }

@@ -15,6 +15,7 @@ struct PerplexityFlags {
   int64_t context = 512;
   int threads = 0;
   int64_t max_chunks = -1;
+  KvCacheFlags kv_cache;
 };
 
 int RunPerplexity(const PerplexityFlags& flags) {
@@ -25,6 +26,8 @@ int RunPerplexity(const PerplexityFlags& flags) {
   auto loaded = LoadModel(flags.model_path);
   if (!loaded.ok()) return ReportError(loaded.status());
   const Tokenizer& tokenizer = *loaded->tokenizer;
+  auto kv_types = ResolveKvCacheTypes(flags.kv_cache, loaded->model->config());
+  if (!kv_types.ok()) return ReportError(kv_types.status());
   EncodeOptions encode;
   encode.add_bos = tokenizer.vocab().add_bos;
   const std::vector<int32_t> tokens = tokenizer.Encode(buffer.str(), encode);
@@ -37,7 +40,8 @@ int RunPerplexity(const PerplexityFlags& flags) {
                                     [](const PerplexityEstimate& e) {
                                       std::printf("[%lld]%.4f,", static_cast<long long>(e.chunks), e.perplexity);
                                       std::fflush(stdout);
-                                    });
+                                    },
+                                    *kv_types);
   std::printf("\n");
   if (!estimate.ok()) return ReportError(estimate.status());
   std::printf("Final estimate: PPL = %.4f +/- %.5f\n", estimate->perplexity, estimate->standard_error);
@@ -54,6 +58,7 @@ void AddPerplexityCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("-c,--ctx-size", flags->context, "tokens per chunk; the second half of each is scored")
       ->capture_default_str();
   cmd->add_option("-t,--threads", flags->threads, "CPU threads (0: one per physical core)")->capture_default_str();
+  AddKvCacheOptions(cmd, &flags->kv_cache);
   cmd->add_option("--chunks", flags->max_chunks, "score at most this many chunks (-1: all)")->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = RunPerplexity(*flags); });
 }

@@ -23,6 +23,7 @@ struct RunFlags {
   std::vector<std::string> stop;
   bool no_bos = false;
   bool special = false;
+  KvCacheFlags kv_cache;
 };
 
 int Run(RunFlags flags) {
@@ -41,6 +42,8 @@ int Run(RunFlags flags) {
   flags.sampling.seed = flags.seed < 0 ? std::random_device{}() : static_cast<uint64_t>(flags.seed);
   if (Status s = flags.sampling.Validate(); !s.ok()) return ReportError(s);
   const int64_t ctx = ChooseContext(flags.context, model.config());
+  auto kv_types = ResolveKvCacheTypes(flags.kv_cache, model.config());
+  if (!kv_types.ok()) return ReportError(kv_types.status());
   EncodeOptions encode;
   encode.add_bos = tokenizer.vocab().add_bos && !flags.no_bos;
   encode.parse_special = flags.special;
@@ -52,7 +55,7 @@ int Run(RunFlags flags) {
   }
 
   ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
-  Generator generator(model, tokenizer, pool, ctx);
+  Generator generator(model, tokenizer, pool, ctx, *kv_types);
   GenerateOptions options;
   options.max_tokens = flags.num_predict;
   options.stop = flags.stop;
@@ -92,6 +95,7 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("-c,--ctx-size", flags->context, "context length (0: the model's, at most 4096)")
       ->capture_default_str();
   cmd->add_option("-t,--threads", flags->threads, "CPU threads (0: one per physical core)")->capture_default_str();
+  AddKvCacheOptions(cmd, &flags->kv_cache);
   cmd->add_option("-s,--seed", flags->seed, "random seed (-1: random)")->capture_default_str();
   cmd->add_option("--temp", flags->sampling.temperature, "temperature (0: greedy)")->capture_default_str();
   cmd->add_option("--top-k", flags->sampling.top_k, "top-k sampling (0: off)")->capture_default_str();

@@ -22,12 +22,12 @@ int32_t TokenAt(int64_t i, int64_t vocab) { return static_cast<int32_t>((i * 791
 }  // namespace
 
 Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64_t n_prompt, int repetitions,
-                                int64_t batch_size) {
+                                KvCacheTypes kv_types, int64_t batch_size) {
   BenchResult r;
   r.test = "pp" + std::to_string(n_prompt);
   r.n_prompt = n_prompt;
   ForwardPass forward(model, pool);
-  KvCache cache(model.config(), n_prompt, 1);
+  KvCache cache(model.config(), n_prompt, 1, 0, -1, kv_types);
   std::vector<float> logits;
   Batch batch;
   for (int rep = -1; rep < repetitions; ++rep) {  // rep -1 warms up
@@ -46,12 +46,12 @@ Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64
 }
 
 Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, int64_t n_gen, int repetitions,
-                                    bool measure_bandwidth) {
+                                    KvCacheTypes kv_types, bool measure_bandwidth) {
   BenchResult r;
   r.test = "tg" + std::to_string(n_gen);
   r.n_gen = n_gen;
   ForwardPass forward(model, pool);
-  KvCache cache(model.config(), std::max<int64_t>(n_gen, 1), 1);
+  KvCache cache(model.config(), std::max<int64_t>(n_gen, 1), 1, 0, -1, kv_types);
   std::vector<float> logits;
   Batch batch;
   for (int rep = -1; rep < repetitions; ++rep) {

@@ -17,8 +17,12 @@ std::string_view StopReasonName(StopReason reason) {
   return "unknown";
 }
 
-Generator::Generator(const LlamaModel& model, const Tokenizer& tokenizer, ThreadPool& pool, int64_t context_length)
-    : model_(model), tokenizer_(tokenizer), forward_(model, pool), cache_(model.config(), context_length, 1) {}
+Generator::Generator(const LlamaModel& model, const Tokenizer& tokenizer, ThreadPool& pool, int64_t context_length,
+                     KvCacheTypes kv_types)
+    : model_(model),
+      tokenizer_(tokenizer),
+      forward_(model, pool),
+      cache_(model.config(), context_length, 1, 0, -1, kv_types) {}
 
 Result<GenerateStats> Generator::Generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
                                           const std::function<bool(std::string_view)>& on_text) {

@@ -33,7 +33,8 @@ struct GenerateStats {
 
 class Generator {
  public:
-  Generator(const LlamaModel& model, const Tokenizer& tokenizer, ThreadPool& pool, int64_t context_length);
+  Generator(const LlamaModel& model, const Tokenizer& tokenizer, ThreadPool& pool, int64_t context_length,
+            KvCacheTypes kv_types = {});
 
   // Runs the prompt and generates. `on_text` receives displayable text; returning false cancels.
   Result<GenerateStats> Generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,

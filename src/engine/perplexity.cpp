@@ -7,7 +7,8 @@ namespace riglm {
 Result<PerplexityEstimate> ComputePerplexity(const LlamaModel& model, ThreadPool& pool,
                                              const std::vector<int32_t>& tokens, int64_t context, int32_t bos_id,
                                              int64_t max_chunks,
-                                             const std::function<void(const PerplexityEstimate&)>& on_chunk) {
+                                             const std::function<void(const PerplexityEstimate&)>& on_chunk,
+                                             KvCacheTypes kv_types) {
   if (context < 4) return InvalidArgument("perplexity needs a context of at least 4 tokens");
   const int64_t available = static_cast<int64_t>(tokens.size()) / context;
   if (available == 0) {
@@ -19,7 +20,7 @@ Result<PerplexityEstimate> ComputePerplexity(const LlamaModel& model, ThreadPool
   const int64_t first_scored = context / 2;
 
   ForwardPass forward(model, pool);
-  KvCache cache(model.config(), context, 1);
+  KvCache cache(model.config(), context, 1, 0, -1, kv_types);
   Batch batch;
   std::vector<float> logits;
   double nll_sum = 0.0, nll_sq_sum = 0.0;

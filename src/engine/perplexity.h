@@ -23,6 +23,7 @@ struct PerplexityEstimate {
 Result<PerplexityEstimate> ComputePerplexity(const LlamaModel& model, ThreadPool& pool,
                                              const std::vector<int32_t>& tokens, int64_t context, int32_t bos_id,
                                              int64_t max_chunks,
-                                             const std::function<void(const PerplexityEstimate&)>& on_chunk);
+                                             const std::function<void(const PerplexityEstimate&)>& on_chunk,
+                                             KvCacheTypes kv_types = {});
 
 }  // namespace riglm

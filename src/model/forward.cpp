@@ -114,18 +114,14 @@ void ForwardPass::Attention(int64_t layer_idx, const Batch& batch, KvCache& cach
   const int64_t heads = config_.head_count;
   const int64_t group = config_.head_count / config_.head_count_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  const uint64_t element_bytes = cache.type() == DType::kF32 ? 4 : 2;
   pool_.ParallelFor(n * heads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / heads;
       const int64_t head_idx = item % heads;
       const int64_t kv_head = head_idx / group;
       const int seq = batch.seq_ids[t];
-      const uint64_t head_offset = kv_head * head_dim * element_bytes;
-      cpu::AttendOneHead(q_.data() + t * q_width + head_idx * head_dim,
-                         static_cast<const uint8_t*>(cache.keys(seq, layer_idx)) + head_offset,
-                         static_cast<const uint8_t*>(cache.values(seq, layer_idx)) + head_offset, cache.type(),
-                         batch.positions[t] + 1, kv_width, head_dim, scale,
+      cpu::AttendOneHead(q_.data() + t * q_width + head_idx * head_dim, cache.keys(seq, layer_idx, kv_head),
+                         cache.values(seq, layer_idx, kv_head), batch.positions[t] + 1, head_dim, scale,
                          attn_out_.data() + t * q_width + head_idx * head_dim);
     }
   });

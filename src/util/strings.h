@@ -15,5 +15,6 @@ std::string HexBytes(const uint8_t* data, size_t size);   // "47 47 55 46"
 std::vector<std::string_view> SplitString(std::string_view text, char separator);
 bool StartsWith(std::string_view text, std::string_view prefix);
 bool EndsWith(std::string_view text, std::string_view suffix);
+std::string ToLower(std::string_view text);  // ASCII letters only
 
 }  // namespace riglm

@@ -53,18 +53,35 @@ void SwiGlu(const float* gate, const float* up, int64_t n, float* out) {
   }
 }
 
-void AttendOneHeadScalar(const float* q, const void* keys, const void* values, DType kv_type, int64_t num_keys,
-                         int64_t kv_stride, int head_dim, float scale, float* out) {
-  const bool half = kv_type == DType::kF16;
-  auto element = [&](const void* base, int64_t index) {
-    return half ? HalfToFloat(static_cast<const uint16_t*>(base)[index]) : static_cast<const float*>(base)[index];
-  };
+bool KvTypeSupported(DType type, int64_t head_dim) {
+  if (type == DType::kF32 || type == DType::kF16) return true;
+  return type == DType::kQ8_0 && head_dim % kQ8_0BlockElements == 0;
+}
+
+namespace {
+
+float KvElement(const KvView& view, int64_t j, int d) {
+  const uint8_t* row = view.data + j * view.row_bytes;
+  switch (view.type) {
+    case DType::kF16: return HalfToFloat(reinterpret_cast<const uint16_t*>(row)[d]);
+    case DType::kQ8_0: {
+      const auto& block = reinterpret_cast<const BlockQ8_0*>(row)[d / kQ8_0BlockElements];
+      return HalfToFloat(block.scale_f16) * static_cast<float>(block.quants[d % kQ8_0BlockElements]);
+    }
+    default: return reinterpret_cast<const float*>(row)[d];
+  }
+}
+
+}  // namespace
+
+void AttendOneHeadScalar(const float* q, KvView keys, KvView values, int64_t num_keys, int head_dim, float scale,
+                         float* out) {
   float running_max = -std::numeric_limits<float>::infinity();
   float running_sum = 0.0f;
   std::fill(out, out + head_dim, 0.0f);
   for (int64_t j = 0; j < num_keys; ++j) {
     float score = 0.0f;
-    for (int d = 0; d < head_dim; ++d) score += q[d] * element(keys, j * kv_stride + d);
+    for (int d = 0; d < head_dim; ++d) score += q[d] * KvElement(keys, j, d);
     score *= scale;
     if (score > running_max) {
       // Rescale what was accumulated under the old maximum.
@@ -75,7 +92,7 @@ void AttendOneHeadScalar(const float* q, const void* keys, const void* values, D
     }
     const float weight = std::exp(score - running_max);
     running_sum += weight;
-    for (int d = 0; d < head_dim; ++d) out[d] += weight * element(values, j * kv_stride + d);
+    for (int d = 0; d < head_dim; ++d) out[d] += weight * KvElement(values, j, d);
   }
   if (running_sum > 0.0f) {
     const float inv = 1.0f / running_sum;
@@ -83,12 +100,12 @@ void AttendOneHeadScalar(const float* q, const void* keys, const void* values, D
   }
 }
 
-void AttendOneHead(const float* q, const void* keys, const void* values, DType kv_type, int64_t num_keys,
-                   int64_t kv_stride, int head_dim, float scale, float* out) {
+void AttendOneHead(const float* q, KvView keys, KvView values, int64_t num_keys, int head_dim, float scale,
+                   float* out) {
   if (head_dim % 8 == 0 && BestIsa() != Isa::kScalar) {
-    AttendOneHeadAvx2(q, keys, values, kv_type, num_keys, kv_stride, head_dim, scale, out);
+    AttendOneHeadAvx2(q, keys, values, num_keys, head_dim, scale, out);
   } else {
-    AttendOneHeadScalar(q, keys, values, kv_type, num_keys, kv_stride, head_dim, scale, out);
+    AttendOneHeadScalar(q, keys, values, num_keys, head_dim, scale, out);
   }
 }
 

@@ -26,16 +26,25 @@ void Softmax(float* x, int64_t n);  // in place, numerically stable
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 void SwiGlu(const float* gate, const float* up, int64_t n, float* out);
 
-// One query head against `num_keys` cached keys/values of `kv_type` (F32 or F16; rows
-// `kv_stride` elements apart), with a single-pass online softmax:
+// One head's cached keys or values: position j's row starts at data + j * row_bytes, in `type`
+// (F32, F16, or Q8_0 with whole 32-element blocks per head).
+struct KvView {
+  const uint8_t* data;
+  DType type;
+  uint64_t row_bytes;
+};
+
+// True when heads of `head_dim` can be cached as `type`.
+bool KvTypeSupported(DType type, int64_t head_dim);
+
+// One query head against `num_keys` cached keys and values, with a single-pass online softmax:
 // out = sum_j softmax(scale * q.k_j)_j v_j.
-void AttendOneHead(const float* q, const void* keys, const void* values, DType kv_type, int64_t num_keys,
-                   int64_t kv_stride, int head_dim, float scale, float* out);
+void AttendOneHead(const float* q, KvView keys, KvView values, int64_t num_keys, int head_dim, float scale, float* out);
 // The portable version, also the reference the vector kernels are tested against.
-void AttendOneHeadScalar(const float* q, const void* keys, const void* values, DType kv_type, int64_t num_keys,
-                         int64_t kv_stride, int head_dim, float scale, float* out);
+void AttendOneHeadScalar(const float* q, KvView keys, KvView values, int64_t num_keys, int head_dim, float scale,
+                         float* out);
 // AVX2 + F16C; REQUIRES: head_dim % 8 == 0 and a CPU that has them. Defined in kernels/avx2/.
-void AttendOneHeadAvx2(const float* q, const void* keys, const void* values, DType kv_type, int64_t num_keys,
-                       int64_t kv_stride, int head_dim, float scale, float* out);
+void AttendOneHeadAvx2(const float* q, KvView keys, KvView values, int64_t num_keys, int head_dim, float scale,
+                       float* out);
 
 }  // namespace riglm::cpu

@@ -9,16 +9,23 @@
 #include <limits>
 
 #include "backend/cpu/ops.h"
+#include "tensor/quant.h"
 
 namespace riglm::cpu {
 namespace {
 
-template <bool kHalf>
-inline __m256 Load8(const void* base, int64_t index) {
-  if constexpr (kHalf) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + index)));
+// Elements d..d+7 of row j.
+template <DType kType>
+inline __m256 Load8(const KvView& view, int64_t j, int d) {
+  const uint8_t* row = view.data + j * view.row_bytes;
+  if constexpr (kType == DType::kF16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + d)));
+  } else if constexpr (kType == DType::kQ8_0) {
+    const auto& block = reinterpret_cast<const BlockQ8_0*>(row)[d / kQ8_0BlockElements];
+    const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(block.quants + d % kQ8_0BlockElements)));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(_cvtsh_ss(block.scale_f16)));
   } else {
-    return _mm256_loadu_ps(static_cast<const float*>(base) + index);
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + d);
   }
 }
 
@@ -50,9 +57,9 @@ inline float HorizontalMax(__m256 v) {
 
 // Keys are taken 8 at a time: their scores, one rescale of the output if the maximum grew, then
 // the 8 softmax weights in one vector exp.
-template <bool kHalf>
-void Attend(const float* q, const void* keys, const void* values, int64_t num_keys, int64_t kv_stride, int head_dim,
-            float scale, float* out) {
+template <DType kKey, DType kValue>
+void Attend(const float* q, const KvView& keys, const KvView& values, int64_t num_keys, int head_dim, float scale,
+            float* out) {
   float running_max = -std::numeric_limits<float>::infinity();
   float running_sum = 0.0f;
   for (int d = 0; d < head_dim; ++d) out[d] = 0.0f;
@@ -66,7 +73,7 @@ void Attend(const float* q, const void* keys, const void* values, int64_t num_ke
       }
       __m256 dot = _mm256_setzero_ps();
       for (int d = 0; d < head_dim; d += 8) {
-        dot = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), Load8<kHalf>(keys, (j0 + i) * kv_stride + d), dot);
+        dot = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), Load8<kKey>(keys, j0 + i, d), dot);
       }
       scores[i] = HorizontalSum(dot) * scale;
     }
@@ -86,7 +93,7 @@ void Attend(const float* q, const void* keys, const void* values, int64_t num_ke
       const __m256 wi = _mm256_set1_ps(weights[i]);
       for (int d = 0; d < head_dim; d += 8) {
         _mm256_storeu_ps(out + d,
-                         _mm256_fmadd_ps(wi, Load8<kHalf>(values, (j0 + i) * kv_stride + d), _mm256_loadu_ps(out + d)));
+                         _mm256_fmadd_ps(wi, Load8<kValue>(values, j0 + i, d), _mm256_loadu_ps(out + d)));
       }
     }
   }
@@ -96,14 +103,24 @@ void Attend(const float* q, const void* keys, const void* values, int64_t num_ke
   }
 }
 
+template <DType kKey>
+void AttendWithKeys(const float* q, const KvView& keys, const KvView& values, int64_t num_keys, int head_dim,
+                    float scale, float* out) {
+  switch (values.type) {
+    case DType::kF16: return Attend<kKey, DType::kF16>(q, keys, values, num_keys, head_dim, scale, out);
+    case DType::kQ8_0: return Attend<kKey, DType::kQ8_0>(q, keys, values, num_keys, head_dim, scale, out);
+    default: return Attend<kKey, DType::kF32>(q, keys, values, num_keys, head_dim, scale, out);
+  }
+}
+
 }  // namespace
 
-void AttendOneHeadAvx2(const float* q, const void* keys, const void* values, DType kv_type, int64_t num_keys,
-                       int64_t kv_stride, int head_dim, float scale, float* out) {
-  if (kv_type == DType::kF16) {
-    Attend<true>(q, keys, values, num_keys, kv_stride, head_dim, scale, out);
-  } else {
-    Attend<false>(q, keys, values, num_keys, kv_stride, head_dim, scale, out);
+void AttendOneHeadAvx2(const float* q, KvView keys, KvView values, int64_t num_keys, int head_dim, float scale,
+                       float* out) {
+  switch (keys.type) {
+    case DType::kF16: return AttendWithKeys<DType::kF16>(q, keys, values, num_keys, head_dim, scale, out);
+    case DType::kQ8_0: return AttendWithKeys<DType::kQ8_0>(q, keys, values, num_keys, head_dim, scale, out);
+    default: return AttendWithKeys<DType::kF32>(q, keys, values, num_keys, head_dim, scale, out);
   }
 }
 
