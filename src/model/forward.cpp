@@ -75,9 +75,8 @@ void ForwardPass::RunLayers(int64_t first_layer, int64_t end_layer, const Batch&
     }
     const cpu::MatMulTask gate_up[] = {{&w.ffn_gate, gate_.data()}, {&w.ffn_up, up_.data()}};
     cpu::MatMulMany(gate_up, normed_.data(), n, pool_, scratch_);
-    pool_.ParallelFor(n, 1, [&](int64_t begin, int64_t end) {
-      cpu::SwiGlu(gate_.data() + begin * ffn, up_.data() + begin * ffn, (end - begin) * ffn,
-                  gate_.data() + begin * ffn);
+    pool_.ParallelFor(n * ffn, 1024, [&](int64_t begin, int64_t end) {
+      cpu::SwiGlu(gate_.data() + begin, up_.data() + begin, end - begin, gate_.data() + begin);
     });
     cpu::MatMul(w.ffn_down, gate_.data(), n, proj_.data(), pool_, scratch_);
     for (int64_t i = 0; i < n * embd; ++i) hidden[i] += proj_[i];

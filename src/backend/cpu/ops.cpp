@@ -46,11 +46,16 @@ void Softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-void SwiGlu(const float* gate, const float* up, int64_t n, float* out) {
+void SwiGluScalar(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
     out[i] = g / (1.0f + std::exp(-g)) * up[i];
   }
+}
+
+void SwiGlu(const float* gate, const float* up, int64_t n, float* out) {
+  if (BestIsa() != Isa::kScalar) return SwiGluAvx2(gate, up, n, out);
+  SwiGluScalar(gate, up, n, out);
 }
 
 bool KvTypeSupported(DType type, int64_t head_dim) {

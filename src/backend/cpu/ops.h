@@ -25,6 +25,8 @@ void Softmax(float* x, int64_t n);  // in place, numerically stable
 
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 void SwiGlu(const float* gate, const float* up, int64_t n, float* out);
+void SwiGluScalar(const float* gate, const float* up, int64_t n, float* out);
+void SwiGluAvx2(const float* gate, const float* up, int64_t n, float* out);  // kernels/avx2/
 
 // One head's cached keys or values: position j's row starts at data + j * row_bytes, in `type`
 // (F32, F16, or Q8_0 with whole 32-element blocks per head).

@@ -29,25 +29,6 @@ inline __m256 Load8(const KvView& view, int64_t j, int d) {
   }
 }
 
-// e^x for x <= 0 (scores minus their running maximum), to about 2 ulp: 2^n * p(r) with
-// x = n ln2 + r, |r| <= ln2 / 2, p a degree-6 polynomial. Below -87 the result is ~0 as it should be.
-inline __m256 ExpNonPositive(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 720);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  const __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
-}
-
 inline float HorizontalMax(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -86,7 +67,7 @@ void Attend(const float* q, const KvView& keys, const KvView& values, int64_t nu
       for (int d = 0; d < head_dim; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(out + d), c));
       running_max = tile_max;
     }
-    const __m256 w = ExpNonPositive(_mm256_sub_ps(s, _mm256_set1_ps(running_max)));
+    const __m256 w = Exp(_mm256_sub_ps(s, _mm256_set1_ps(running_max)));
     _mm256_store_ps(weights, w);
     for (int i = 0; i < count; ++i) running_sum += weights[i];
     for (int i = 0; i < count; ++i) {
