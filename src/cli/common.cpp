@@ -1,12 +1,49 @@
 #include "cli/common.h"
 
+#include <csignal>
 #include <cstdio>
+
+#include "cli/progress.h"
+#include "device/device.h"
+#include "loader/model_loader.h"
+#include "planner/planner.h"
 
 namespace riglm::cli {
 
-Result<LoadedModel> LoadModel(const std::string& path) {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
+
+}  // namespace
+
+void AddLoadOptions(CLI::App* cmd, LoadFlags* flags) {
+  cmd->add_option("--devices", flags->devices,
+                  "devices to run on as a pipeline, e.g. cpu or cpu,cpu,cpu (see riglm plan --help)");
+  cmd->add_option("--tensor-split", flags->tensor_split, "manual split: share of layers per device, e.g. 3,1,1")
+      ->delimiter(',');
+  cmd->add_option("--load-buffer", flags->load_buffer, "host memory for streaming weights from a URL")
+      ->capture_default_str();
+}
+
+Result<LoadedModel> LoadModel(const std::string& path, const LoadFlags& flags) {
   LoadedModel loaded;
-  RIGLM_ASSIGN_OR_RETURN(loaded.model, LlamaModel::Load(path));
+  ModelLoadOptions options;
+  RIGLM_ASSIGN_OR_RETURN(options.load.buffer_bytes, ParseByteSize(flags.load_buffer));
+  if (const char* token = std::getenv("HF_TOKEN")) options.source.bearer_token = token;
+  Progress progress("loading " + path);
+  if (IsUrl(path)) {
+    options.load.readers = 4;  // several connections reach a network's line rate sooner
+    options.load.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
+    options.load.cancel = &g_interrupted;
+    std::signal(SIGINT, OnInterrupt);
+  }
+  auto model = LoadModelFrom(path, options);
+  if (IsUrl(path)) {
+    std::signal(SIGINT, SIG_DFL);
+    if (model.ok()) progress.Finish();
+  }
+  RIGLM_ASSIGN_OR_RETURN(loaded.model, std::move(model));
   RIGLM_ASSIGN_OR_RETURN(loaded.tokenizer, Tokenizer::FromGguf(loaded.model->gguf()));
   if (loaded.tokenizer->vocab().size() != loaded.model->config().vocab_size) {
     return Corruption(path + ": vocabulary size differs from the output head");
@@ -20,6 +57,27 @@ int ReportError(const Status& status) {
     case StatusCode::kInvalidArgument: return 2;
     default: return 1;
   }
+}
+
+Result<std::vector<PipelineStage>> PlanStages(const LlamaModel& model, const LoadFlags& flags, int64_t context,
+                                              KvCacheTypes kv_types) {
+  if (flags.devices.empty() && flags.tensor_split.empty()) return std::vector<PipelineStage>{};
+  RIGLM_ASSIGN_OR_RETURN(std::vector<DeviceInfo> devices, ParseDeviceList(flags.devices.empty() ? "cpu" : flags.devices));
+  for (const DeviceInfo& d : devices) {
+    if (d.kind != DeviceKind::kCpu) {
+      return Unsupported(d.name + ": simulated devices can only be planned (riglm plan); run on cpu devices");
+    }
+  }
+  PlanOptions options;
+  options.context = context;
+  options.tensor_split = flags.tensor_split;
+  const Plan plan = MakePlan(ModelCostFromGguf(model.gguf(), model.config(), kv_types), devices, options);
+  if (!plan.fits) return InvalidArgument("the model does not fit these devices: " + plan.message);
+  std::vector<PipelineStage> stages;
+  for (const DevicePlan& p : plan.devices) {
+    if (p.num_layers() > 0) stages.push_back({p.device.name, p.first_layer, p.end_layer});
+  }
+  return stages;
 }
 
 int64_t ChooseContext(int64_t requested, const ModelConfig& config, int64_t default_cap) {

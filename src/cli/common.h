@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "engine/pipeline.h"
 #include "model/kv_cache.h"
 #include "model/llama_model.h"
 #include "tokenizer/tokenizer.h"
@@ -18,7 +19,21 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;
 };
 
-Result<LoadedModel> LoadModel(const std::string& path);
+// Where weights are loaded (--devices, --tensor-split) and how (--load-buffer).
+struct LoadFlags {
+  std::string devices;              // empty: this machine's CPU as one stage
+  std::vector<double> tensor_split;
+  std::string load_buffer = "256MiB";
+};
+void AddLoadOptions(CLI::App* cmd, LoadFlags* flags);
+
+// A path or an http(s) URL (streamed with a progress display, interruptible with Ctrl-C).
+Result<LoadedModel> LoadModel(const std::string& location, const LoadFlags& flags = {});
+
+// The pipeline stages the flags ask for, planned for this model at `context`; empty for the
+// default single CPU stage. Only CPU devices can run (simulated ones are for `riglm plan`).
+Result<std::vector<PipelineStage>> PlanStages(const LlamaModel& model, const LoadFlags& flags, int64_t context,
+                                              KvCacheTypes kv_types);
 
 // Prints "riglm: <message>" to stderr and returns the exit code for `status`.
 int ReportError(const Status& status);

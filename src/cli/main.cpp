@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   riglm::cli::AddSynthCommand(app, exit_code);
   riglm::cli::AddBenchCommand(app, exit_code);
   riglm::cli::AddQuantizeCommand(app, exit_code);
+  riglm::cli::AddPlanCommand(app, exit_code);
   std::vector<char*> args = TranslateLlamaCppFlags(argc, argv);
   CLI11_PARSE(app, argc, args.data());
   return exit_code;

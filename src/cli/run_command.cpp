@@ -24,6 +24,7 @@ struct RunFlags {
   bool no_bos = false;
   bool special = false;
   KvCacheFlags kv_cache;
+  LoadFlags load;
 };
 
 int Run(RunFlags flags) {
@@ -34,7 +35,7 @@ int Run(RunFlags flags) {
     buffer << in.rdbuf();
     flags.prompt = buffer.str();
   }
-  auto loaded = LoadModel(flags.model_path);
+  auto loaded = LoadModel(flags.model_path, flags.load);
   if (!loaded.ok()) return ReportError(loaded.status());
   const LlamaModel& model = *loaded->model;
   const Tokenizer& tokenizer = *loaded->tokenizer;
@@ -44,6 +45,8 @@ int Run(RunFlags flags) {
   const int64_t ctx = ChooseContext(flags.context, model.config());
   auto kv_types = ResolveKvCacheTypes(flags.kv_cache, model.config());
   if (!kv_types.ok()) return ReportError(kv_types.status());
+  auto stages = PlanStages(model, flags.load, ctx, *kv_types);
+  if (!stages.ok()) return ReportError(stages.status());
   EncodeOptions encode;
   encode.add_bos = tokenizer.vocab().add_bos && !flags.no_bos;
   encode.parse_special = flags.special;
@@ -55,7 +58,7 @@ int Run(RunFlags flags) {
   }
 
   ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
-  Generator generator(model, tokenizer, pool, ctx, *kv_types);
+  Generator generator(model, tokenizer, pool, ctx, *kv_types, *stages);
   GenerateOptions options;
   options.max_tokens = flags.num_predict;
   options.stop = flags.stop;
@@ -79,6 +82,14 @@ int Run(RunFlags flags) {
                static_cast<long long>(stats->generated_tokens), stats->generate_seconds * 1e3,
                rate(timed, stats->generate_seconds), std::string(StopReasonName(stats->stop_reason)).c_str());
   std::fprintf(stderr, "threads: %d, context: %lld\n", pool.num_threads(), static_cast<long long>(ctx));
+  if (stages->size() > 1) {
+    std::string layout;
+    for (const PipelineStage& s : *stages) {
+      layout += (layout.empty() ? "" : ", ") + s.device + " layers " + std::to_string(s.first_layer) + "-" +
+                std::to_string(s.end_layer - 1);
+    }
+    std::fprintf(stderr, "pipeline: %s\n", layout.c_str());
+  }
   return 0;
 }
 
@@ -87,7 +98,7 @@ int Run(RunFlags flags) {
 void AddRunCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<RunFlags>();
   CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt, streamed to stdout");
-  cmd->add_option("-m,--model", flags->model_path, "GGUF model file")->required();
+  cmd->add_option("-m,--model", flags->model_path, "GGUF model: a path or an http(s) URL")->required();
   auto* prompt = cmd->add_option("-p,--prompt", flags->prompt, "prompt text (empty: start from BOS)");
   cmd->add_option("-f,--file", flags->prompt_file, "read the prompt from a file")->excludes(prompt);
   cmd->add_option("-n,--n-predict", flags->num_predict, "tokens to generate (-1: until end or context full)")
@@ -96,6 +107,7 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("-t,--threads", flags->threads, "CPU threads (0: one per physical core)")->capture_default_str();
   AddKvCacheOptions(cmd, &flags->kv_cache);
+  AddLoadOptions(cmd, &flags->load);
   cmd->add_option("-s,--seed", flags->seed, "random seed (-1: random)")->capture_default_str();
   cmd->add_option("--temp", flags->sampling.temperature, "temperature (0: greedy)")->capture_default_str();
   cmd->add_option("--top-k", flags->sampling.top_k, "top-k sampling (0: off)")->capture_default_str();

@@ -18,17 +18,14 @@ std::string_view StopReasonName(StopReason reason) {
 }
 
 Generator::Generator(const LlamaModel& model, const Tokenizer& tokenizer, ThreadPool& pool, int64_t context_length,
-                     KvCacheTypes kv_types)
-    : model_(model),
-      tokenizer_(tokenizer),
-      forward_(model, pool),
-      cache_(model.config(), context_length, 1, 0, -1, kv_types) {}
+                     KvCacheTypes kv_types, std::vector<PipelineStage> stages)
+    : model_(model), tokenizer_(tokenizer), runner_(model, pool, context_length, 1, kv_types, std::move(stages)) {}
 
 Result<GenerateStats> Generator::Generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
                                           const std::function<bool(std::string_view)>& on_text) {
   using Clock = std::chrono::steady_clock;
   RIGLM_RETURN_IF_ERROR(options.sampling.Validate());
-  const int64_t ctx = cache_.context_length();
+  const int64_t ctx = runner_.context_length();
   if (prompt.empty()) return InvalidArgument("the prompt has no tokens");
   if (static_cast<int64_t>(prompt.size()) >= ctx) {
     return InvalidArgument("the prompt has " + std::to_string(prompt.size()) + " tokens, but the context holds " +
@@ -49,7 +46,7 @@ Result<GenerateStats> Generator::Generate(const std::vector<int32_t>& prompt, co
     for (int64_t i = begin; i < end; ++i) {
       batch.Add(prompt[i], static_cast<int32_t>(i), 0, i == stats.prompt_tokens - 1);
     }
-    RIGLM_RETURN_IF_ERROR(forward_.Run(batch, cache_, &logits));
+    RIGLM_RETURN_IF_ERROR(runner_.Run(batch, &logits));
   }
   const auto generate_start = Clock::now();
   stats.prompt_seconds = std::chrono::duration<double>(generate_start - prompt_start).count();
@@ -86,7 +83,7 @@ Result<GenerateStats> Generator::Generate(const std::vector<int32_t>& prompt, co
     if (options.max_tokens >= 0 && stats.generated_tokens >= options.max_tokens) continue;
     batch.Clear();
     batch.Add(token, static_cast<int32_t>(position++), 0, true);
-    RIGLM_RETURN_IF_ERROR(forward_.Run(batch, cache_, &logits));
+    RIGLM_RETURN_IF_ERROR(runner_.Run(batch, &logits));
   }
   const std::string rest = text.Flush();
   if (!rest.empty()) on_text(rest);

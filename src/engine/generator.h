@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "model/forward.h"
+#include "engine/pipeline.h"
 #include "sampler/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -33,8 +33,9 @@ struct GenerateStats {
 
 class Generator {
  public:
+  // `stages` splits the layers into a pipeline (empty: one stage).
   Generator(const LlamaModel& model, const Tokenizer& tokenizer, ThreadPool& pool, int64_t context_length,
-            KvCacheTypes kv_types = {});
+            KvCacheTypes kv_types = {}, std::vector<PipelineStage> stages = {});
 
   // Runs the prompt and generates. `on_text` receives displayable text; returning false cancels.
   Result<GenerateStats> Generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
@@ -43,8 +44,7 @@ class Generator {
  private:
   const LlamaModel& model_;
   const Tokenizer& tokenizer_;
-  ForwardPass forward_;
-  KvCache cache_;
+  PipelineRunner runner_;
 };
 
 }  // namespace riglm

@@ -43,6 +43,8 @@ class GgufWriter {
   Status WriteFile(const std::string& path, uint64_t chunk_bytes = 16 << 20,
                    const std::function<void(uint64_t, uint64_t)>& on_progress = nullptr) const;
   uint64_t TotalBytes() const;
+  // Everything before the tensor data: header, metadata, tensor infos and alignment padding.
+  std::vector<uint8_t> HeaderBytes() const;
 
  private:
   struct Tensor {
@@ -53,7 +55,6 @@ class GgufWriter {
     RowSource source;
     uint64_t size_bytes = 0;
   };
-  std::vector<uint8_t> HeaderBytes() const;
   uint32_t version_;
   uint64_t alignment_;
   std::vector<std::pair<std::string, GgufValue>> metadata_;

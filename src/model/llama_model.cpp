@@ -10,7 +10,7 @@ namespace {
 // error so the caller can report one clear message.
 class TensorBinder {
  public:
-  TensorBinder(const GgufFile& gguf, const uint8_t* file_bytes) : gguf_(gguf), file_bytes_(file_bytes) {}
+  TensorBinder(const GgufFile& gguf, const LlamaModel::TensorLocator& locate) : gguf_(gguf), locate_(locate) {}
 
   const GgufTensorInfo* Find(const std::string& name, std::vector<uint64_t> expected_dims, bool required) {
     const GgufTensorInfo* t = gguf_.FindTensor(name);
@@ -59,13 +59,13 @@ class TensorBinder {
   uint64_t weight_bytes() const { return weight_bytes_; }
 
  private:
-  const uint8_t* Data(const GgufTensorInfo& t) const { return file_bytes_ + gguf_.data_offset_bytes() + t.offset_bytes; }
+  const uint8_t* Data(const GgufTensorInfo& t) const { return locate_(t); }
   void Fail(Status s) {
     if (status_.ok()) status_ = std::move(s);
   }
 
   const GgufFile& gguf_;
-  const uint8_t* file_bytes_;
+  const LlamaModel::TensorLocator& locate_;
   Status status_;
   uint64_t weight_bytes_ = 0;
 };
@@ -81,10 +81,15 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::Load(const std::string& path) {
 }
 
 Result<std::unique_ptr<LlamaModel>> LlamaModel::FromGguf(GgufFile gguf, const uint8_t* file_bytes) {
+  const uint64_t data_offset = gguf.data_offset_bytes();
+  return FromGguf(std::move(gguf), [&](const GgufTensorInfo& t) { return file_bytes + data_offset + t.offset_bytes; });
+}
+
+Result<std::unique_ptr<LlamaModel>> LlamaModel::FromGguf(GgufFile gguf, const TensorLocator& locate) {
   auto model = std::make_unique<LlamaModel>();
   RIGLM_ASSIGN_OR_RETURN(model->config_, ModelConfig::FromGguf(gguf));
   const ModelConfig& c = model->config_;
-  TensorBinder bind(gguf, file_bytes);
+  TensorBinder bind(gguf, locate);
   const int64_t embd = c.embedding_length;
   model->token_embedding_ = bind.Matrix("token_embd.weight", embd, c.vocab_size);
   model->output_norm_ = bind.Vector("output_norm.weight", embd);

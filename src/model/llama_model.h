@@ -2,6 +2,7 @@
 // The weights stay in the memory-mapped GGUF file; norms and biases are copied to float.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,11 @@ class LlamaModel {
   static Result<std::unique_ptr<LlamaModel>> Load(const std::string& path);
   // For a GGUF already parsed over memory the caller keeps alive (tests, other sources).
   static Result<std::unique_ptr<LlamaModel>> FromGguf(GgufFile gguf, const uint8_t* file_bytes);
+  // Where each tensor's bytes are: for weights streamed into memory the model does not map.
+  using TensorLocator = std::function<const uint8_t*(const GgufTensorInfo&)>;
+  static Result<std::unique_ptr<LlamaModel>> FromGguf(GgufFile gguf, const TensorLocator& locate);
+  // Keeps the memory behind the tensors alive as long as the model.
+  void KeepAlive(std::shared_ptr<const void> storage) { storage_.push_back(std::move(storage)); }
 
   const ModelConfig& config() const { return config_; }
   const GgufFile& gguf() const { return gguf_; }
@@ -44,6 +50,7 @@ class LlamaModel {
 
  private:
   MappedFile file_;
+  std::vector<std::shared_ptr<const void>> storage_;
   GgufFile gguf_;
   ModelConfig config_;
   std::vector<LayerWeights> layers_;

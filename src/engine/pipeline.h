@@ -1,0 +1,49 @@
+// A model run as a pipeline of contiguous layer ranges, one per device: the first stage embeds
+// the tokens, each stage runs its layers with its own KV cache, hands the hidden states to the
+// next, and the last applies the output head. Only [batch, embedding] activations move between
+// stages. One stage covering every layer is the plain single-device case.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/forward.h"
+
+namespace riglm {
+
+struct PipelineStage {
+  std::string device;  // for messages
+  int64_t first_layer = 0;
+  int64_t end_layer = 0;  // one past the last
+};
+
+// Stages must cover [0, layers) in order without gaps; InvalidArgument says where they do not.
+Status CheckStages(const std::vector<PipelineStage>& stages, int64_t layers);
+
+class PipelineRunner {
+ public:
+  // REQUIRES: CheckStages(stages, model layers).ok(). Empty stages: one stage with every layer.
+  PipelineRunner(const LlamaModel& model, ThreadPool& pool, int64_t context_length, int num_sequences,
+                 KvCacheTypes kv_types = {}, std::vector<PipelineStage> stages = {});
+
+  // As ForwardPass::Run, across the stages.
+  Status Run(const Batch& batch, std::vector<float>* logits);
+
+  int64_t context_length() const { return stages_.front().cache->context_length(); }
+  const std::vector<PipelineStage>& stages() const { return layout_; }
+  uint64_t activation_bytes_handed_over() const { return handed_over_; }
+
+ private:
+  struct Stage {
+    std::unique_ptr<ForwardPass> forward;
+    std::unique_ptr<KvCache> cache;
+    std::vector<float> hidden;  // this stage's copy of the activations, as on its own device
+  };
+  const LlamaModel& model_;
+  std::vector<PipelineStage> layout_;
+  std::vector<Stage> stages_;
+  uint64_t handed_over_ = 0;
+};
+
+}  // namespace riglm
