@@ -10,8 +10,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/generator.h"
 #include "model/synthetic.h"
 #include "tensor/quant.h"
+#include "tokenizer/tokenizer.h"
 
 namespace riglm::testing {
 
@@ -132,6 +134,33 @@ CommandResult RunRiglm(const std::string& args) {
   result.out = slurp(out_path);
   result.err = slurp(err_path);
   return result;
+}
+
+std::string GreedyText(const LlamaModel& model, const std::string& prompt, int64_t n,
+                       const std::vector<PipelineStage>& stages) {
+  auto tokenizer = Tokenizer::FromGguf(model.gguf());
+  if (!tokenizer.ok()) return "tokenizer: " + tokenizer.status().ToString();
+  ThreadPool pool(2);
+  Generator generator(model, **tokenizer, pool, 256, {}, stages);
+  EncodeOptions encode;
+  encode.add_bos = (*tokenizer)->vocab().add_bos;
+  GenerateOptions options;
+  options.max_tokens = n;
+  options.sampling.temperature = 0.0f;
+  std::string text;
+  auto stats = generator.Generate((*tokenizer)->Encode(prompt, encode), options, [&](std::string_view piece) {
+    text += piece;
+    return true;
+  });
+  if (!stats.ok()) return "generate: " + stats.status().ToString();
+  return text;
+}
+
+std::string ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
 }
 
 }  // namespace riglm::testing

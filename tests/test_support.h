@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "format/gguf_writer.h"
+#include "engine/pipeline.h"
 #include "model/config.h"
+#include "model/llama_model.h"
 
 namespace riglm::testing {
 
@@ -15,6 +17,14 @@ namespace riglm::testing {
 std::string SharedDir();
 std::string SharedPath(const std::string& relative);
 std::string Stories260KPath();
+
+// Greedy continuation of `prompt` (n tokens, 2 threads), with the model's own tokenizer, run
+// as the pipeline `stages` (empty: one stage).
+std::string GreedyText(const LlamaModel& model, const std::string& prompt, int64_t n,
+                       const std::vector<PipelineStage>& stages = {});
+
+// The whole content of a file.
+std::string ReadFileBytes(const std::string& path);
 
 // A fresh directory under the system temp dir, removed by the destructor.
 class TempDir {

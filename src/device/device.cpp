@@ -214,6 +214,15 @@ Result<std::vector<DeviceInfo>> ParseDeviceList(std::string_view spec) {
       }
     }
   }
+  // CPU entries share one machine's memory.
+  if (cpus > 1) {
+    for (DeviceInfo& d : out) {
+      if (d.kind != DeviceKind::kCpu) continue;
+      d.total_bytes /= cpus;
+      d.free_bytes /= cpus;
+      d.reserve_bytes /= cpus;
+    }
+  }
   // Names from a JSON file or counts stay unique.
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i].name.empty()) out[i].name = "dev" + std::to_string(i);

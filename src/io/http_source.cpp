@@ -116,7 +116,7 @@ class HttpSource : public ByteSource {
     while (got < out.size()) {
       const uint64_t first = offset + got, last = offset + out.size() - 1;
       BodySink sink{out.subspan(got)};
-      const Response r = Perform("bytes=" + std::to_string(first) + "-" + std::to_string(last), &sink);
+      const Response r = Perform(std::to_string(first) + "-" + std::to_string(last), &sink);
       if (r.http == 200) {
         return Unsupported(url_ + ": the server ignores Range requests (it answered 200 with the whole file); "
                            "riglm streams models in ranges, so serve the file with a server that supports them");
@@ -153,7 +153,7 @@ class HttpSource : public ByteSource {
   Status Probe() {
     std::vector<uint8_t> one(1);
     BodySink sink{std::span<uint8_t>(one)};
-    const Response r = Perform("bytes=0-0", &sink);
+    const Response r = Perform("0-0", &sink);
     if (r.http == 0) return Unavailable(url_ + ": " + r.error);
     if (r.http == 401 || r.http == 403) {
       return IoError(url_ + ": access denied (HTTP " + std::to_string(r.http) +
