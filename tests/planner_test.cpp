@@ -1,9 +1,14 @@
 // The planner on the rig this project is for: 5 x 12 GiB GPUs on x4, x8, x8, x8, x16 links.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
 #include "device/device.h"
 #include "model/synthetic.h"
 #include "planner/planner.h"
+#include "test_support.h"
 
 namespace riglm {
 namespace {
@@ -132,6 +137,48 @@ TEST(PlannerTest, DeviceSpecs) {
     EXPECT_FALSE(r.ok()) << bad;
   }
   EXPECT_EQ(ParseDeviceList("cuda:0").status().code(), StatusCode::kUnsupported);
+}
+
+}  // namespace
+}  // namespace riglm
+
+namespace riglm {
+namespace {
+
+// `riglm plan` end to end: JSON with the documented fields, exit code 3 when it does not fit,
+// a device file, and a local model planned from its header.
+TEST(PlanCommandTest, JsonOutputAndExitCodes) {
+  const auto fits = testing::RunRiglm(
+      "plan --shape llama-3.1-70b --type Q4_K_M --ctx 8192 -o json --devices "
+      "sim:12GiB@pcie3x4,sim:12GiB@pcie3x8,sim:12GiB@pcie3x8,sim:12GiB@pcie3x8,sim:12GiB@pcie3x16");
+  ASSERT_EQ(fits.exit_code, 0) << fits.err;
+  const auto j = nlohmann::json::parse(fits.out);
+  EXPECT_TRUE(j["fits"].get<bool>());
+  EXPECT_GT(j["predicted_tokens_per_s"].get<double>(), 0.0);
+  ASSERT_EQ(j["devices"].size(), 5u);
+  EXPECT_EQ(j["devices"][0]["first_layer"].get<int64_t>(), 0);
+
+  const auto too_big = testing::RunRiglm("plan --shape llama-3.1-70b --type Q8_0 --devices 2xsim:12GiB");
+  EXPECT_EQ(too_big.exit_code, 3);
+  EXPECT_NE(too_big.out.find("does not fit"), std::string::npos) << too_big.out;
+
+  testing::TempDir dir;
+  const std::string rig = dir.File("rig.json");
+  std::ofstream(rig) << R"([{"name": "3090", "memory": "24GiB", "pcie": "4x16", "bandwidth_gbps": 936},
+                            {"name": "3060", "memory": "12GiB", "pcie": "3x1"}])";
+  const auto from_file = testing::RunRiglm("plan --shape llama-3.1-8b --type Q8_0 -o json --devices " + rig);
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  const auto f = nlohmann::json::parse(from_file.out);
+  EXPECT_EQ(f["devices"][0]["device"].get<std::string>(), "3090");
+  EXPECT_EQ(f["devices"][1]["link"].get<std::string>(), "PCIe 3.0 x1");
+
+  const auto local = testing::RunRiglm("plan -m " + testing::Stories260KPath() + " --devices cpu,cpu");
+  EXPECT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_NE(local.out.find("cpu1"), std::string::npos) << local.out;
+
+  const auto bad = testing::RunRiglm("plan --shape llama-3.1-8b --devices gpu0");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("unknown device 'gpu0'"), std::string::npos) << bad.err;
 }
 
 }  // namespace
