@@ -22,6 +22,7 @@ struct BenchFlags {
   int repetitions = 5;
   std::string output = "md";
   KvCacheFlags kv_cache;
+  LoadFlags load;
 };
 
 std::string ModelType(const LlamaModel& model) {
@@ -48,11 +49,16 @@ uint64_t ParameterCount(const LlamaModel& model) {
 int RunBench(const BenchFlags& flags) {
   if (flags.output != "md" && flags.output != "json") return ReportError(InvalidArgument("-o must be md or json"));
   if (flags.repetitions < 1) return ReportError(InvalidArgument("-r must be at least 1"));
-  auto loaded = LoadModel(flags.model_path);
+  auto loaded = LoadModel(flags.model_path, flags.load);
   if (!loaded.ok()) return ReportError(loaded.status());
   const LlamaModel& model = *loaded->model;
   auto kv_types = ResolveKvCacheTypes(flags.kv_cache, model.config());
   if (!kv_types.ok()) return ReportError(kv_types.status());
+  int64_t longest = 1;
+  for (int64_t n : flags.prompt) longest = std::max(longest, n);
+  for (int64_t n : flags.gen) longest = std::max(longest, n);
+  auto stages = PlanStages(model, flags.load, longest, *kv_types);
+  if (!stages.ok()) return ReportError(stages.status());
   ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
 
   const uint64_t bytes_per_token = WeightBytesPerToken(model);
@@ -60,13 +66,13 @@ int RunBench(const BenchFlags& flags) {
   std::vector<BenchResult> results;
   for (int64_t n : flags.prompt) {
     if (n <= 0) continue;
-    auto r = BenchPrompt(model, pool, n, flags.repetitions, *kv_types);
+    auto r = BenchPrompt(model, pool, n, flags.repetitions, *kv_types, *stages);
     if (!r.ok()) return ReportError(r.status());
     results.push_back(*r);
   }
   for (int64_t n : flags.gen) {
     if (n <= 0) continue;
-    auto r = BenchGeneration(model, pool, n, flags.repetitions, *kv_types);
+    auto r = BenchGeneration(model, pool, n, flags.repetitions, *kv_types, *stages);
     if (!r.ok()) return ReportError(r.status());
     results.push_back(*r);
   }
@@ -137,6 +143,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("-t,--threads", flags->threads, "CPU threads (0: one per physical core)")->capture_default_str();
   cmd->add_option("-r,--repetitions", flags->repetitions, "timed repetitions of each test")->capture_default_str();
   AddKvCacheOptions(cmd, &flags->kv_cache);
+  AddLoadOptions(cmd, &flags->load);
   cmd->add_option("-o,--output", flags->output, "md (table) or json")->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = RunBench(*flags); });
 }

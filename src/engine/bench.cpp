@@ -22,12 +22,11 @@ int32_t TokenAt(int64_t i, int64_t vocab) { return static_cast<int32_t>((i * 791
 }  // namespace
 
 Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64_t n_prompt, int repetitions,
-                                KvCacheTypes kv_types, int64_t batch_size) {
+                                KvCacheTypes kv_types, const std::vector<PipelineStage>& stages, int64_t batch_size) {
   BenchResult r;
   r.test = "pp" + std::to_string(n_prompt);
   r.n_prompt = n_prompt;
-  ForwardPass forward(model, pool);
-  KvCache cache(model.config(), n_prompt, 1, 0, -1, kv_types);
+  PipelineRunner runner(model, pool, n_prompt, 1, kv_types, stages);
   std::vector<float> logits;
   Batch batch;
   for (int rep = -1; rep < repetitions; ++rep) {  // rep -1 warms up
@@ -36,7 +35,7 @@ Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64
       batch.Clear();
       const int64_t end = std::min(n_prompt, begin + batch_size);
       for (int64_t i = begin; i < end; ++i) batch.Add(TokenAt(i, model.config().vocab_size), static_cast<int32_t>(i), 0, i == end - 1);
-      RIGLM_RETURN_IF_ERROR(forward.Run(batch, cache, &logits));
+      RIGLM_RETURN_IF_ERROR(runner.Run(batch, &logits));
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (rep >= 0) r.samples_ts.push_back(static_cast<double>(n_prompt) / seconds);
@@ -46,12 +45,12 @@ Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64
 }
 
 Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, int64_t n_gen, int repetitions,
-                                    KvCacheTypes kv_types, bool measure_bandwidth) {
+                                    KvCacheTypes kv_types, const std::vector<PipelineStage>& stages,
+                                    bool measure_bandwidth) {
   BenchResult r;
   r.test = "tg" + std::to_string(n_gen);
   r.n_gen = n_gen;
-  ForwardPass forward(model, pool);
-  KvCache cache(model.config(), std::max<int64_t>(n_gen, 1), 1, 0, -1, kv_types);
+  PipelineRunner runner(model, pool, std::max<int64_t>(n_gen, 1), 1, kv_types, stages);
   std::vector<float> logits;
   Batch batch;
   for (int rep = -1; rep < repetitions; ++rep) {
@@ -61,7 +60,7 @@ Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, i
     for (int64_t i = 0; i < steps; ++i) {
       batch.Clear();
       batch.Add(TokenAt(i, model.config().vocab_size), static_cast<int32_t>(i), 0, true);
-      RIGLM_RETURN_IF_ERROR(forward.Run(batch, cache, &logits));
+      RIGLM_RETURN_IF_ERROR(runner.Run(batch, &logits));
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (rep >= 0) r.samples_ts.push_back(static_cast<double>(steps) / seconds);

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "model/forward.h"
+#include "engine/pipeline.h"
 
 namespace riglm {
 
@@ -25,9 +25,11 @@ struct BenchResult {
 
 // One warm-up pass, then `repetitions` timed ones.
 Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64_t n_prompt, int repetitions,
-                                KvCacheTypes kv_types = {}, int64_t batch_size = 512);
+                                KvCacheTypes kv_types = {}, const std::vector<PipelineStage>& stages = {},
+                                int64_t batch_size = 512);
 Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, int64_t n_gen, int repetitions,
-                                    KvCacheTypes kv_types = {}, bool measure_bandwidth = true);
+                                    KvCacheTypes kv_types = {}, const std::vector<PipelineStage>& stages = {},
+                                    bool measure_bandwidth = true);
 
 // Bytes of weights one decoded token reads: every matrix once, plus one embedding row.
 uint64_t WeightBytesPerToken(const LlamaModel& model);
