@@ -9,6 +9,7 @@
 
 #include "loader/gguf_header.h"
 #include "loader/loader.h"
+#include "util/process_stats.h"
 #include "util/strings.h"
 
 namespace {
@@ -25,14 +26,6 @@ class DiscardSink : public riglm::TensorSink {
   std::string name_ = "discard";
 };
 
-uint64_t PeakRss() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
-  }
-  return 0;
-}
 
 }  // namespace
 
@@ -55,7 +48,7 @@ int main(int argc, char** argv) {
   if (!stats.ok()) return std::fprintf(stderr, "%s\n", stats.status().ToString().c_str()), 1;
   std::printf("loader:     %s in %.2f s = %.0f MB/s (%d readers, %s staging), peak RSS %s\n",
               riglm::FormatBytes(stats->bytes).c_str(), stats->seconds, stats->bytes / stats->seconds / 1e6,
-              options.readers, riglm::FormatBytes(stats->staging_bytes).c_str(), riglm::FormatBytes(PeakRss()).c_str());
+              options.readers, riglm::FormatBytes(stats->staging_bytes).c_str(), riglm::FormatBytes(riglm::PeakResidentBytes()).c_str());
 
   const auto start = std::chrono::steady_clock::now();
   std::vector<uint8_t> buffer(16u << 20);

@@ -14,6 +14,7 @@
 #include "loader/gguf_header.h"
 #include "loader/loader.h"
 #include "model/synthetic_source.h"
+#include "util/process_stats.h"
 #include "util/strings.h"
 
 namespace riglm {
@@ -56,14 +57,6 @@ class HashingSink : public TensorSink {
   uint64_t hash_ = 0, bytes_ = 0;
 };
 
-uint64_t PeakRssBytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
-  }
-  return 0;
-}
 
 TEST(LoaderMemoryTest, EightGiBStreamWithBoundedRss) {
   auto shape = FindModelShape("llama-3.1-8b");
@@ -93,7 +86,7 @@ TEST(LoaderMemoryTest, EightGiBStreamWithBoundedRss) {
   options.progress = [&](uint64_t done, uint64_t) { last_progress = done; };
   auto stats = StreamTensors(**source, *gguf, placements, options);
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
-  const uint64_t peak_rss = PeakRssBytes();
+  const uint64_t peak_rss = PeakResidentBytes();
 
   // The same tensor bytes read straight through, one tensor after another.
   const auto start = std::chrono::steady_clock::now();

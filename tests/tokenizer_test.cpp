@@ -39,13 +39,6 @@ LoadedTokenizer LoadTokenizer(const std::string& path) {
   return out;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 TEST(TokenizerTest, Stories260KRoundTrips) {
   LoadedTokenizer t = LoadTokenizer(testing::Stories260KPath());
   ASSERT_NE(t.tokenizer, nullptr);
@@ -92,8 +85,8 @@ void RunVectorSet(const std::string& name) {
   const std::string base = testing::SharedPath("tokenizer-tests/" + name);
   LoadedTokenizer t = LoadTokenizer(base);
   ASSERT_NE(t.tokenizer, nullptr);
-  const std::string inputs = ReadFile(base + ".inp");
-  const std::string outputs = ReadFile(base + ".out");
+  const std::string inputs = testing::ReadFileBytes(base + ".inp");
+  const std::string outputs = testing::ReadFileBytes(base + ".out");
   const std::string separator = "\n__ggml_vocab_test__\n";
   std::vector<std::string> tests;
   for (size_t pos = 0; pos < inputs.size();) {
@@ -198,8 +191,8 @@ TEST(HfTokenizerTest, ByteLevelBpeFromTokenizerJsonMatchesVectors) {
     auto tokenizer = LoadHuggingFaceTokenizer(HfTokenizerJson(name, pre), "", name);
     ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().ToString();
     const std::string base = testing::SharedPath("tokenizer-tests/" + name);
-    const std::string inputs = ReadFile(base + ".inp");
-    std::istringstream lines(ReadFile(base + ".out"));
+    const std::string inputs = testing::ReadFileBytes(base + ".inp");
+    std::istringstream lines(testing::ReadFileBytes(base + ".out"));
     const std::string separator = "\n__ggml_vocab_test__\n";
     size_t pos = 0, index = 0;
     std::string line;
