@@ -38,6 +38,20 @@ TEST(CliTest, Stories260KGreedyMatchesPublishedSample) {
   EXPECT_NE(r.err.find("tokens/s"), std::string::npos);
 }
 
+// The same through a 3-stage pipeline of CPU devices.
+TEST(CliTest, Stories260KPipelineOfThreeCpuDevicesMatchesToo) {
+  const std::string expected = PublishedSample();
+  const auto r = RunRiglm("run -m " + ShellQuote(testing::Stories260KPath()) + " -p '' --temp 0 -n 256 --devices cpu,cpu,cpu");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string text = r.out;
+  if (!text.empty() && text[0] == ' ') text.erase(0, 1);
+  EXPECT_EQ(text.substr(0, expected.size()), expected);
+  EXPECT_NE(r.err.find("pipeline: cpu layers 0-1, cpu1 layers 2-3, cpu2 layers 4-4"), std::string::npos) << r.err;
+  const auto sim = RunRiglm("run -m " + ShellQuote(testing::Stories260KPath()) + " -p hi --devices sim:12GiB");
+  EXPECT_NE(sim.exit_code, 0);
+  EXPECT_NE(sim.err.find("simulated devices can only be planned"), std::string::npos) << sim.err;
+}
+
 TEST(CliTest, RunHonoursMaxTokensAndStopStrings) {
   const std::string model = ShellQuote(testing::Stories260KPath());
   const auto stopped = RunRiglm("run -m " + model + " -p 'Once upon a time' --temp 0 -n 200 --stop Lily");
