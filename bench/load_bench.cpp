@@ -1,11 +1,14 @@
 // Load throughput of the streaming loader from a file or URL into a device that discards what it
 // receives (so only the source and the loader are measured), next to a plain sequential read of
-// the same tensor bytes. Usage: load_bench LOCATION [BUFFER_MIB] [READERS]
+// the same tensor bytes. Usage: load_bench LOCATION [BUFFER_MIB] [READERS] [drop]
+// With `drop` (as root), the page cache is dropped before each pass so both read the disk.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+
+#include <unistd.h>
 
 #include "loader/gguf_header.h"
 #include "loader/loader.h"
@@ -27,11 +30,19 @@ class DiscardSink : public riglm::TensorSink {
 };
 
 
+void MaybeDropCaches(bool drop) {
+  if (!drop) return;
+  sync();
+  std::ofstream control("/proc/sys/vm/drop_caches");
+  control << "3\n";
+  if (!control) std::fprintf(stderr, "(could not drop the page cache: needs root)\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: load_bench FILE_OR_URL [BUFFER_MIB] [READERS]\n");
+    std::fprintf(stderr, "usage: load_bench FILE_OR_URL [BUFFER_MIB] [READERS] [drop]\n");
     return 2;
   }
   auto source = riglm::OpenByteSource(argv[1]);
@@ -44,12 +55,15 @@ int main(int argc, char** argv) {
   riglm::LoadOptions options;
   if (argc > 2) options.buffer_bytes = std::strtoull(argv[2], nullptr, 10) << 20;
   if (argc > 3) options.readers = std::atoi(argv[3]);
+  const bool drop = argc > 4 && std::string(argv[4]) == "drop";
+  MaybeDropCaches(drop);
   auto stats = riglm::StreamTensors(**source, *gguf, placements, options);
   if (!stats.ok()) return std::fprintf(stderr, "%s\n", stats.status().ToString().c_str()), 1;
   std::printf("loader:     %s in %.2f s = %.0f MB/s (%d readers, %s staging), peak RSS %s\n",
               riglm::FormatBytes(stats->bytes).c_str(), stats->seconds, stats->bytes / stats->seconds / 1e6,
               options.readers, riglm::FormatBytes(stats->staging_bytes).c_str(), riglm::FormatBytes(riglm::PeakResidentBytes()).c_str());
 
+  MaybeDropCaches(drop);
   const auto start = std::chrono::steady_clock::now();
   std::vector<uint8_t> buffer(16u << 20);
   uint64_t total = 0;
