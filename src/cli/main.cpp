@@ -11,11 +11,12 @@ namespace {
 // llama.cpp's multi-letter short flags (-ctk q8_0), which CLI11 cannot declare, become their long
 // names; their help lists both spellings.
 std::vector<char*> TranslateLlamaCppFlags(int argc, char** argv) {
-  static char cache_type_k[] = "--cache-type-k", cache_type_v[] = "--cache-type-v";
+  static char cache_type_k[] = "--cache-type-k", cache_type_v[] = "--cache-type-v", parallel[] = "--parallel";
   std::vector<char*> out(argv, argv + argc);
   for (char*& arg : out) {
     if (std::string_view(arg) == "-ctk") arg = cache_type_k;
     if (std::string_view(arg) == "-ctv") arg = cache_type_v;
+    if (std::string_view(arg) == "-np") arg = parallel;
   }
   return out;
 }
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   riglm::cli::AddBenchCommand(app, exit_code);
   riglm::cli::AddQuantizeCommand(app, exit_code);
   riglm::cli::AddPlanCommand(app, exit_code);
+  riglm::cli::AddServeCommand(app, exit_code);
   std::vector<char*> args = TranslateLlamaCppFlags(argc, argv);
   CLI11_PARSE(app, argc, args.data());
   return exit_code;

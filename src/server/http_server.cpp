@@ -1,0 +1,210 @@
+#include "server/http_server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <thread>
+
+#include "server/api.h"
+#include "server/responses.h"
+
+namespace riglm {
+
+using json = nlohmann::ordered_json;
+
+class HttpServer::Impl {
+ public:
+  Impl(ServedModel& model, ServerOptions options) : m_(model), o_(std::move(options)) {}
+
+  Status Start(int* port) {
+    const int threads = o_.http_threads > 0 ? o_.http_threads : 2 * m_.scheduler->options().parallel + 8;
+    svr_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    svr_.set_payload_max_length(o_.max_body_bytes);
+    svr_.set_read_timeout(o_.read_timeout_s, 0);
+    svr_.set_write_timeout(o_.read_timeout_s, 0);
+    svr_.set_keep_alive_timeout(5);
+    Routes();
+    if (o_.port == 0) {
+      *port = svr_.bind_to_any_port(o_.host);
+      if (*port < 0) return IoError("cannot listen on " + o_.host);
+    } else {
+      if (!svr_.bind_to_port(o_.host, o_.port)) {
+        return IoError("cannot listen on " + o_.host + ":" + std::to_string(o_.port) + " (in use, or not allowed?)");
+      }
+      *port = o_.port;
+    }
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    for (int i = 0; i < 500 && !svr_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return Status::Ok();
+  }
+
+  void Stop() {
+    if (thread_.joinable()) {
+      svr_.stop();
+      thread_.join();
+    }
+  }
+
+ private:
+  static bool IsOllama(const httplib::Request& req) { return req.path.rfind("/api/", 0) == 0; }
+
+  void SendError(const httplib::Request& req, httplib::Response& res, const ApiError& e) {
+    res.status = e.status;
+    const json body = IsOllama(req) ? OllamaErrorBody(e) : OpenAiErrorBody(e);
+    res.set_content(body.dump(), "application/json");
+    if (e.status == 503) res.set_header("Retry-After", "2");
+  }
+
+  bool Authorized(const httplib::Request& req) const {
+    if (o_.api_key.empty() || req.path == "/health") return true;
+    return req.get_header_value("Authorization") == "Bearer " + o_.api_key;
+  }
+
+  bool ModelKnown(const std::string& name) const {
+    if (name.empty() || name == m_.name) return true;
+    // Ollama clients append ":latest" to names without a tag.
+    return name == m_.name + ":latest";
+  }
+
+  void Routes() {
+    svr_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!o_.cors_origin.empty()) {
+        res.set_header("Access-Control-Allow-Origin", o_.cors_origin);
+        res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+        if (req.method == "OPTIONS") {
+          res.status = 204;
+          return httplib::Server::HandlerResponse::Handled;
+        }
+      }
+      if (!Authorized(req)) {
+        SendError(req, res, {401, "missing or wrong API key (send Authorization: Bearer <key>)", "invalid_api_key", ""});
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    svr_.set_logger([this](const httplib::Request& req, const httplib::Response& res) { Log(req, res); });
+    svr_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      const std::string message = res.status == 404   ? "no such endpoint: " + req.method + " " + req.path
+                                  : res.status == 413 ? "the request body is too large"
+                                                      : "the request could not be handled";
+      SendError(req, res, {res.status, message, "", ""});
+    });
+    svr_.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+      SendError(req, res, {500, "internal error", "", ""});
+    });
+
+    svr_.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"status":"ok"})", "application/json");
+    });
+    svr_.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content("riglm is running", "text/plain"); });
+    svr_.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(json{{"version", RIGLM_VERSION}}.dump(), "application/json");
+    });
+    svr_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(ModelsListBody(m_).dump(), "application/json");
+    });
+    svr_.Get("/api/tags", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(OllamaTagsBody(m_).dump(), "application/json");
+    });
+    svr_.Get("/api/ps", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(OllamaPsBody(m_).dump(), "application/json");
+    });
+    svr_.Post("/api/show", [this](const httplib::Request& req, httplib::Response& res) {
+      json body = json::parse(req.body, nullptr, false);
+      std::string name;
+      if (body.is_object()) name = body.value("model", body.value("name", std::string()));
+      if (!body.is_object() || name.empty()) return SendError(req, res, {400, "model is required", "", "model"});
+      if (!ModelKnown(name)) return SendError(req, res, {404, "model '" + name + "' not found", "", "model"});
+      res.set_content(OllamaShowBody(m_).dump(), "application/json");
+    });
+    svr_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(MetricsText(m_, http_requests_.load(), http_errors_.load()), "text/plain; version=0.0.4");
+    });
+    svr_.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+      Generate(ApiKind::kOpenAiCompletion, req, res);
+    });
+    svr_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+      Generate(ApiKind::kOpenAiChat, req, res);
+    });
+    svr_.Post("/api/generate", [this](const httplib::Request& req, httplib::Response& res) {
+      Generate(ApiKind::kOllamaGenerate, req, res);
+    });
+    svr_.Post("/api/chat", [this](const httplib::Request& req, httplib::Response& res) {
+      Generate(ApiKind::kOllamaChat, req, res);
+    });
+  }
+
+  void Log(const httplib::Request& req, const httplib::Response& res) {
+    ++http_requests_;
+    if (res.status >= 400) ++http_errors_;
+    char line[512];
+    std::snprintf(line, sizeof line, "{\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,\"remote\":\"%s\"}\n",
+                  req.method.c_str(), req.path.c_str(), res.status, req.remote_addr.c_str());
+    std::fputs(line, stderr);
+  }
+
+  void Generate(ApiKind kind, const httplib::Request& req, httplib::Response& res) {
+    ApiError error;
+    std::optional<ApiRequest> parsed = ParseApiRequest(kind, req.body, m_.scheduler->options().context, &error);
+    if (!parsed) return SendError(req, res, error);
+    if (!ModelKnown(parsed->model)) {
+      return SendError(req, res, {404, "model '" + parsed->model + "' is not loaded (this server has '" + m_.name + "')",
+                                  "model_not_found", "model"});
+    }
+    auto prompt = BuildPrompt(m_, *parsed);
+    if (!prompt.ok()) return SendError(req, res, {400, prompt.status().message(), "", ""});
+    parsed->generation.prompt = std::move(*prompt);
+    auto handle = m_.scheduler->Submit(parsed->generation);
+    if (!handle.ok()) {
+      const int status = handle.status().code() == StatusCode::kUnavailable ? 503 : 400;
+      return SendError(req, res, {status, handle.status().message(), "", ""});
+    }
+    auto stream = std::make_shared<ResponseStream>(m_, *parsed, *handle);
+    if (!parsed->stream) {
+      auto [status, body] = stream->Collect();
+      res.status = status;
+      res.set_content(body.dump(), "application/json");
+      return;
+    }
+    const bool ollama = kind == ApiKind::kOllamaGenerate || kind == ApiKind::kOllamaChat;
+    res.set_chunked_content_provider(
+        ollama ? "application/x-ndjson" : "text/event-stream",
+        [stream](size_t, httplib::DataSink& sink) {
+          std::string chunk;
+          const bool finished = stream->NextChunk(&chunk);
+          if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) {
+            stream->Cancel();  // the client went away: free its sequence now
+            return false;
+          }
+          if (finished) sink.done();
+          return true;
+        },
+        [stream](bool success) {
+          if (!success) stream->Cancel();
+        });
+  }
+
+  ServedModel& m_;
+  ServerOptions o_;
+  httplib::Server svr_;
+  std::thread thread_;
+  std::atomic<uint64_t> http_requests_{0}, http_errors_{0};
+};
+
+HttpServer::HttpServer(ServedModel& model, ServerOptions options)
+    : impl_(std::make_unique<Impl>(model, std::move(options))) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() { return impl_->Start(&port_); }
+
+void HttpServer::Stop() {
+  if (impl_) impl_->Stop();
+}
+
+}  // namespace riglm

@@ -1,0 +1,320 @@
+#include "server/responses.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <map>
+
+#include "util/strings.h"
+
+namespace riglm {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+int64_t Nanoseconds(double seconds) { return static_cast<int64_t>(seconds * 1e9); }
+
+// RFC 3339 with nanoseconds, as Ollama writes created_at.
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  const std::time_t seconds = static_cast<std::time_t>(ns / 1000000000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ns % 1000000000));
+  return buf;
+}
+
+std::string NextId(const char* prefix) {
+  static std::atomic<uint64_t> counter{0};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s-%llx%06llx", prefix,
+                static_cast<unsigned long long>(std::chrono::system_clock::now().time_since_epoch().count() & 0xffffffffff),
+                static_cast<unsigned long long>(++counter));
+  return buf;
+}
+
+bool IsOllama(ApiKind k) { return k == ApiKind::kOllamaGenerate || k == ApiKind::kOllamaChat; }
+bool IsChat(ApiKind k) { return k == ApiKind::kOpenAiChat || k == ApiKind::kOllamaChat; }
+
+std::string ModelType(const ServedModel& m) {
+  std::map<DType, uint64_t> bytes;
+  for (const GgufTensorInfo& t : m.model->gguf().tensors()) bytes[t.type] += t.size_bytes;
+  DType main = DType::kF32;
+  uint64_t best = 0;
+  for (auto [type, b] : bytes) {
+    if (b > best) best = b, main = type;
+  }
+  return std::string(DTypeName(main));
+}
+
+uint64_t Parameters(const ServedModel& m) {
+  uint64_t n = 0;
+  for (const GgufTensorInfo& t : m.model->gguf().tensors()) n += t.num_elements;
+  return n;
+}
+
+json Details(const ServedModel& m) {
+  char params[32];
+  const double p = static_cast<double>(Parameters(m));
+  if (p >= 1e9) {
+    std::snprintf(params, sizeof params, "%.1fB", p / 1e9);
+  } else {
+    std::snprintf(params, sizeof params, "%.1fM", p / 1e6);
+  }
+  return {{"parent_model", ""},
+          {"format", "gguf"},
+          {"family", m.model->config().architecture_name},
+          {"families", json::array({m.model->config().architecture_name})},
+          {"parameter_size", params},
+          {"quantization_level", ModelType(m)}};
+}
+
+}  // namespace
+
+Result<std::vector<int32_t>> BuildPrompt(const ServedModel& m, const ApiRequest& r) {
+  const Vocab& vocab = m.tokenizer->vocab();
+  EncodeOptions encode;
+  encode.parse_special = true;
+  std::string text;
+  bool templated = false;
+  if (IsChat(r.kind) || (r.kind == ApiKind::kOllamaGenerate && !r.raw && m.has_own_template)) {
+    ChatTemplateInputs inputs;
+    if (IsChat(r.kind)) {
+      inputs.messages = r.messages;
+    } else {
+      if (!r.system.empty()) inputs.messages.push_back({{"role", "system"}, {"content", r.system}});
+      inputs.messages.push_back({{"role", "user"}, {"content", r.prompt}});
+    }
+    inputs.bos_token = vocab.bos_id >= 0 ? m.tokenizer->TokenToPiece(vocab.bos_id, true) : "";
+    inputs.eos_token = vocab.eos_id >= 0 ? m.tokenizer->TokenToPiece(vocab.eos_id, true) : "";
+    RIGLM_ASSIGN_OR_RETURN(text, m.chat_template.Apply(inputs));
+    templated = true;
+    // Templates that write the BOS themselves must not get a second one.
+    encode.add_bos = vocab.add_bos && (inputs.bos_token.empty() || !StartsWith(text, inputs.bos_token));
+  } else {
+    text = r.prompt;
+    encode.add_bos = vocab.add_bos;
+    encode.parse_special = false;
+  }
+  std::vector<int32_t> tokens = m.tokenizer->Encode(text, encode);
+  if (tokens.empty()) {
+    if (vocab.bos_id < 0) return InvalidArgument(templated ? "the chat template produced an empty prompt" : "the prompt is empty");
+    tokens.push_back(vocab.bos_id);
+  }
+  return tokens;
+}
+
+ResponseStream::ResponseStream(const ServedModel& model, const ApiRequest& request, std::shared_ptr<RequestHandle> handle)
+    : model_(model),
+      kind_(request.kind),
+      include_usage_(request.include_usage),
+      handle_(std::move(handle)),
+      id_(NextId(IsChat(request.kind) ? "chatcmpl" : "cmpl")),
+      created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
+
+ResponseStream::~ResponseStream() {
+  if (!finished_) handle_->Cancel();
+}
+
+std::string ResponseStream::Frame(const json& j) const {
+  return IsOllama(kind_) ? j.dump() + "\n" : "data: " + j.dump() + "\n\n";
+}
+
+json ResponseStream::Piece(const std::string& text) const {
+  const std::string now = Rfc3339(std::chrono::system_clock::now());
+  switch (kind_) {
+    case ApiKind::kOllamaGenerate:
+      return {{"model", model_.name}, {"created_at", now}, {"response", text}, {"done", false}};
+    case ApiKind::kOllamaChat:
+      return {{"model", model_.name}, {"created_at", now}, {"message", {{"role", "assistant"}, {"content", text}}}, {"done", false}};
+    case ApiKind::kOpenAiChat:
+      return {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", model_.name},
+              {"choices", json::array({{{"index", 0}, {"delta", {{"content", text}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}})}};
+    case ApiKind::kOpenAiCompletion:
+      break;
+  }
+  return {{"id", id_}, {"object", "text_completion"}, {"created", created_}, {"model", model_.name},
+          {"choices", json::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", nullptr}}})}};
+}
+
+json ResponseStream::Usage(const GenerationEvent& end) const {
+  return {{"prompt_tokens", end.prompt_tokens}, {"completion_tokens", end.completion_tokens},
+          {"total_tokens", end.prompt_tokens + end.completion_tokens}};
+}
+
+// The last streamed object: the finish reason (OpenAI) or the timings (Ollama).
+json ResponseStream::Final(const GenerationEvent& end) const {
+  const std::string reason(StopReasonName(end.stop_reason));
+  if (IsOllama(kind_)) {
+    json j = Piece("");
+    j["done"] = true;
+    j["done_reason"] = reason;
+    j["total_duration"] = Nanoseconds(end.queue_seconds + end.prompt_seconds + end.generate_seconds);
+    j["load_duration"] = 0;
+    j["prompt_eval_count"] = end.prompt_tokens;
+    j["prompt_eval_duration"] = Nanoseconds(end.prompt_seconds);
+    j["eval_count"] = end.completion_tokens;
+    j["eval_duration"] = Nanoseconds(end.generate_seconds);
+    return j;
+  }
+  json j = Piece("");
+  if (kind_ == ApiKind::kOpenAiChat) j["choices"][0]["delta"] = json::object();
+  j["choices"][0]["finish_reason"] = reason;
+  return j;
+}
+
+bool ResponseStream::NextChunk(std::string* out) {
+  out->clear();
+  if (kind_ == ApiKind::kOpenAiChat && !sent_role_) {
+    json first = Piece("");
+    first["choices"][0]["delta"] = {{"role", "assistant"}, {"content", ""}};
+    *out += Frame(first);
+    sent_role_ = true;
+  }
+  GenerationEvent e;
+  if (!handle_->Next(&e, std::chrono::milliseconds(100))) return false;
+  if (!e.error.ok()) {
+    const ApiError error{500, e.error.message(), "", ""};
+    *out += Frame(IsOllama(kind_) ? OllamaErrorBody(error) : OpenAiErrorBody(error));
+    finished_ = true;
+    return true;
+  }
+  if (!e.text.empty()) *out += Frame(Piece(e.text));
+  if (!e.done) return false;
+  *out += Frame(Final(e));
+  if (!IsOllama(kind_)) {
+    if (include_usage_) {
+      json usage = Piece("");
+      usage["choices"] = json::array();
+      usage["usage"] = Usage(e);
+      *out += Frame(usage);
+    }
+    *out += "data: [DONE]\n\n";
+  }
+  finished_ = true;
+  return true;
+}
+
+std::pair<int, json> ResponseStream::Collect() {
+  std::string text;
+  GenerationEvent e;
+  while (true) {
+    if (!handle_->Next(&e, std::chrono::seconds(1))) continue;
+    text += e.text;
+    if (e.done) break;
+  }
+  finished_ = true;
+  if (!e.error.ok()) {
+    const ApiError error{500, e.error.message(), "", ""};
+    return {500, IsOllama(kind_) ? OllamaErrorBody(error) : OpenAiErrorBody(error)};
+  }
+  const std::string reason(StopReasonName(e.stop_reason));
+  switch (kind_) {
+    case ApiKind::kOllamaGenerate:
+    case ApiKind::kOllamaChat: {
+      json j = Final(e);
+      if (kind_ == ApiKind::kOllamaChat) {
+        j["message"]["content"] = text;
+      } else {
+        j["response"] = text;
+      }
+      return {200, j};
+    }
+    case ApiKind::kOpenAiChat:
+      return {200, {{"id", id_}, {"object", "chat.completion"}, {"created", created_}, {"model", model_.name},
+                    {"choices", json::array({{{"index", 0}, {"message", {{"role", "assistant"}, {"content", text}}},
+                                              {"logprobs", nullptr}, {"finish_reason", reason}}})},
+                    {"usage", Usage(e)}}};
+    case ApiKind::kOpenAiCompletion:
+      break;
+  }
+  return {200, {{"id", id_}, {"object", "text_completion"}, {"created", created_}, {"model", model_.name},
+                {"choices", json::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", reason}}})},
+                {"usage", Usage(e)}}};
+}
+
+json ModelsListBody(const ServedModel& m) {
+  const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(m.loaded_at.time_since_epoch()).count();
+  return {{"object", "list"},
+          {"data", json::array({{{"id", m.name}, {"object", "model"}, {"created", created}, {"owned_by", "riglm"}}})}};
+}
+
+json OllamaTagsBody(const ServedModel& m) {
+  return {{"models", json::array({{{"name", m.name + ":latest"},
+                                   {"model", m.name + ":latest"},
+                                   {"modified_at", Rfc3339(m.loaded_at)},
+                                   {"size", m.model->gguf().file_size_bytes()},
+                                   {"digest", ""},
+                                   {"details", Details(m)}}})}};
+}
+
+json OllamaPsBody(const ServedModel& m) {
+  return {{"models", json::array({{{"name", m.name + ":latest"},
+                                   {"model", m.name + ":latest"},
+                                   {"size", m.model->gguf().file_size_bytes()},
+                                   {"digest", ""},
+                                   {"details", Details(m)},
+                                   {"expires_at", "0001-01-01T00:00:00Z"},  // resident until the server stops
+                                   {"size_vram", 0}}})}};
+}
+
+json OllamaShowBody(const ServedModel& m) {
+  const ModelConfig& c = m.model->config();
+  const std::string arch = c.architecture_name;
+  return {{"modelfile", "FROM " + m.path + "\n"},
+          {"parameters", ""},
+          {"template", m.has_own_template ? m.template_source : ""},
+          {"details", Details(m)},
+          {"model_info",
+           {{"general.architecture", arch},
+            {"general.parameter_count", Parameters(m)},
+            {arch + ".block_count", c.block_count},
+            {arch + ".context_length", c.context_length},
+            {arch + ".embedding_length", c.embedding_length},
+            {arch + ".attention.head_count", c.head_count},
+            {arch + ".attention.head_count_kv", c.head_count_kv}}},
+          {"capabilities", json::array({"completion"})}};
+}
+
+std::string MetricsText(const ServedModel& m, uint64_t http_requests, uint64_t http_errors) {
+  const SchedulerMetrics s = m.scheduler->Metrics();
+  std::string out;
+  char line[512];
+  auto metric = [&](const char* name, const char* type, const char* help, double value) {
+    std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s{model=\"%s\"} %.17g\n", name, help, name, type, name,
+                  m.name.c_str(), value);
+    out += line;
+  };
+  metric("riglm_http_requests_total", "counter", "HTTP requests answered", static_cast<double>(http_requests));
+  metric("riglm_http_errors_total", "counter", "HTTP requests answered with 4xx or 5xx", static_cast<double>(http_errors));
+  metric("riglm_requests_total", "counter", "generation requests accepted", static_cast<double>(s.requests_total));
+  metric("riglm_requests_rejected_total", "counter", "generation requests refused because the queue was full",
+         static_cast<double>(s.requests_rejected));
+  metric("riglm_requests_cancelled_total", "counter", "generation requests cancelled because the client went away",
+         static_cast<double>(s.requests_cancelled));
+  metric("riglm_prompt_tokens_total", "counter", "prompt tokens processed", static_cast<double>(s.prompt_tokens_total));
+  metric("riglm_generated_tokens_total", "counter", "tokens generated", static_cast<double>(s.generated_tokens_total));
+  metric("riglm_generation_tokens_per_second", "gauge", "tokens generated per second of engine time",
+         s.busy_seconds > 0 ? static_cast<double>(s.generated_tokens_total) / s.busy_seconds : 0.0);
+  metric("riglm_active_sequences", "gauge", "sequences being generated", s.active);
+  metric("riglm_queue_depth", "gauge", "requests waiting for a sequence slot", s.queued);
+  metric("riglm_sequence_slots", "gauge", "sequence slots (--parallel)", s.slots);
+  metric("riglm_kv_cache_cells_used", "gauge", "KV cache positions held by active sequences", static_cast<double>(s.kv_cells_used));
+  metric("riglm_kv_cache_cells_total", "gauge", "KV cache positions in all slots", static_cast<double>(s.kv_cells_total));
+  metric("riglm_kv_cache_usage_ratio", "gauge", "share of the KV cache in use",
+         s.kv_cells_total ? static_cast<double>(s.kv_cells_used) / static_cast<double>(s.kv_cells_total) : 0.0);
+  std::snprintf(line, sizeof line,
+                "# HELP riglm_device_memory_bytes memory each device holds for the model\n"
+                "# TYPE riglm_device_memory_bytes gauge\n"
+                "riglm_device_memory_bytes{device=\"cpu\",use=\"weights\"} %llu\n"
+                "riglm_device_memory_bytes{device=\"cpu\",use=\"kv_cache\"} %llu\n",
+                static_cast<unsigned long long>(m.model->weight_bytes()), static_cast<unsigned long long>(s.kv_bytes_total));
+  out += line;
+  return out;
+}
+
+}  // namespace riglm

@@ -1,0 +1,54 @@
+// Bodies the server sends: prompts built from requests (chat templates), streamed and whole
+// responses in each API's shape, model listings, and Prometheus metrics.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "server/api.h"
+#include "server/http_server.h"
+
+namespace riglm {
+
+// The prompt's tokens: chat messages through the model's template; Ollama's generate through it
+// too unless raw or the model has no template of its own; completions as given.
+Result<std::vector<int32_t>> BuildPrompt(const ServedModel& model, const ApiRequest& request);
+
+// Turns a request's events into the body its API expects.
+class ResponseStream {
+ public:
+  ResponseStream(const ServedModel& model, const ApiRequest& request, std::shared_ptr<RequestHandle> handle);
+  ~ResponseStream();
+  // The next piece of a streamed body (possibly empty when nothing arrived yet); true after the
+  // last piece.
+  bool NextChunk(std::string* out);
+  // Waits for the end and returns the HTTP status and the whole body.
+  std::pair<int, nlohmann::ordered_json> Collect();
+  void Cancel() { handle_->Cancel(); }
+
+ private:
+  std::string Frame(const nlohmann::ordered_json& j) const;  // SSE "data: ..." or an NDJSON line
+  nlohmann::ordered_json Piece(const std::string& text) const;
+  nlohmann::ordered_json Final(const GenerationEvent& end) const;
+  nlohmann::ordered_json Usage(const GenerationEvent& end) const;
+
+  const ServedModel& model_;
+  ApiKind kind_;
+  bool include_usage_;
+  std::shared_ptr<RequestHandle> handle_;
+  std::string id_;
+  int64_t created_;
+  bool sent_role_ = false;
+  bool finished_ = false;
+};
+
+nlohmann::ordered_json ModelsListBody(const ServedModel& model);
+nlohmann::ordered_json OllamaTagsBody(const ServedModel& model);
+nlohmann::ordered_json OllamaPsBody(const ServedModel& model);
+nlohmann::ordered_json OllamaShowBody(const ServedModel& model);
+std::string MetricsText(const ServedModel& model, uint64_t http_requests, uint64_t http_errors);
+
+}  // namespace riglm

@@ -1,0 +1,248 @@
+#include "server/scheduler.h"
+
+#include <algorithm>
+
+#include "engine/text_stream.h"
+
+namespace riglm {
+
+bool RequestHandle::Next(GenerationEvent* event, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!ready_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return false;
+  *event = std::move(events_.front());
+  events_.pop_front();
+  return true;
+}
+
+void RequestHandle::Post(GenerationEvent event) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  events_.push_back(std::move(event));
+  ready_.notify_all();
+}
+
+struct Scheduler::Slot {
+  int seq = 0;
+  bool active = false;
+  GenerationRequest request;
+  std::shared_ptr<RequestHandle> handle;
+  std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<TextStream> text;
+  int64_t prompt_done = 0;   // prompt tokens already in the cache
+  int64_t position = 0;      // next position to fill
+  int32_t last_token = -1;   // sampled, not yet in the cache
+  int64_t generated = 0;
+  int64_t logits_row = -1;   // this step's row, or -1
+  std::chrono::steady_clock::time_point arrived, started, first_token;
+};
+
+Scheduler::Scheduler(const LlamaModel& model, const Tokenizer& tokenizer, SchedulerOptions options)
+    : model_(model),
+      tokenizer_(tokenizer),
+      options_(std::move(options)),
+      pool_(options_.threads > 0 ? options_.threads : ThreadPool::DefaultThreadCount()),
+      runner_(model, pool_, options_.context, options_.parallel, options_.kv_types, options_.stages) {
+  for (int i = 0; i < options_.parallel; ++i) {
+    slots_.push_back(std::make_unique<Slot>());
+    slots_.back()->seq = i;
+  }
+  metrics_.slots = options_.parallel;
+  metrics_.kv_cells_total = static_cast<uint64_t>(options_.parallel) * options_.context;
+  metrics_.kv_bytes_total = KvCache::BytesPerPosition(model.config(), options_.kv_types) * model.config().block_count *
+                            metrics_.kv_cells_total;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+Result<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationRequest request) {
+  RIGLM_RETURN_IF_ERROR(request.sampling.Validate());
+  if (request.prompt.empty()) return InvalidArgument("the prompt is empty");
+  if (static_cast<int64_t>(request.prompt.size()) >= options_.context) {
+    return InvalidArgument("the prompt has " + std::to_string(request.prompt.size()) + " tokens, but the context holds " +
+                           std::to_string(options_.context) + " per sequence");
+  }
+  for (int32_t t : request.prompt) {
+    if (t < 0 || t >= model_.config().vocab_size) return InvalidArgument("token id " + std::to_string(t) + " is outside the vocabulary");
+  }
+  auto handle = std::make_shared<RequestHandle>();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (static_cast<int>(queue_.size()) >= options_.max_queue) {
+      ++metrics_.requests_rejected;
+      return Unavailable("the server is busy: " + std::to_string(queue_.size()) + " requests are waiting");
+    }
+    queue_.push_back({std::move(request), handle, std::chrono::steady_clock::now()});
+    ++metrics_.requests_total;
+    metrics_.queued = static_cast<int>(queue_.size());
+  }
+  wake_.notify_all();
+  return handle;
+}
+
+SchedulerMetrics Scheduler::Metrics() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return metrics_;
+}
+
+void Scheduler::Loop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] {
+        if (stop_ || !queue_.empty()) return true;
+        return std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->active; });
+      });
+      if (stop_) break;
+    }
+    Admit();
+    Step();
+  }
+  for (auto& slot : slots_) {
+    if (slot->active) Finish(*slot, StopReason::kCancelled, Unavailable("the server is shutting down"));
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (Waiting& w : queue_) {
+    GenerationEvent e;
+    e.done = true;
+    e.error = Unavailable("the server is shutting down");
+    w.handle->Post(std::move(e));
+  }
+}
+
+void Scheduler::Admit() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& slot : slots_) {
+    if (slot->active || queue_.empty()) continue;
+    Waiting w = std::move(queue_.front());
+    queue_.pop_front();
+    Slot& s = *slot;
+    s.active = true;
+    s.request = std::move(w.request);
+    s.handle = std::move(w.handle);
+    s.sampler = std::make_unique<Sampler>(s.request.sampling, static_cast<int32_t>(model_.config().vocab_size));
+    for (int32_t t : s.request.prompt) s.sampler->Accept(t);
+    s.text = std::make_unique<TextStream>(s.request.stop);
+    s.prompt_done = 0;
+    s.position = 0;
+    s.last_token = -1;
+    s.generated = 0;
+    s.arrived = w.arrived;
+    s.started = std::chrono::steady_clock::now();
+    ++metrics_.active;
+  }
+  metrics_.queued = static_cast<int>(queue_.size());
+}
+
+void Scheduler::Finish(Slot& s, StopReason reason, Status error) {
+  GenerationEvent e;
+  e.text = error.ok() ? s.text->Flush() : "";
+  e.done = true;
+  e.stop_reason = reason;
+  e.prompt_tokens = static_cast<int64_t>(s.request.prompt.size());
+  e.completion_tokens = s.generated;
+  const auto now = std::chrono::steady_clock::now();
+  e.queue_seconds = std::chrono::duration<double>(s.started - s.arrived).count();
+  const auto first = s.generated > 0 ? s.first_token : now;
+  e.prompt_seconds = std::chrono::duration<double>(first - s.started).count();
+  e.generate_seconds = std::chrono::duration<double>(now - first).count();
+  e.error = std::move(error);
+  s.handle->Post(std::move(e));
+  s.active = false;
+  s.handle.reset();
+  std::lock_guard<std::mutex> lock(mutex_);
+  --metrics_.active;
+  if (reason == StopReason::kCancelled) ++metrics_.requests_cancelled;
+}
+
+void Scheduler::Step() {
+  const auto step_start = std::chrono::steady_clock::now();
+  batch_.Clear();
+  int64_t budget = options_.batch_tokens;
+  // Decoding sequences first (one token each), then prompt chunks with what is left.
+  for (auto& slot : slots_) {
+    Slot& s = *slot;
+    s.logits_row = -1;
+    if (!s.active) continue;
+    if (s.handle->cancelled()) {
+      Finish(s, StopReason::kCancelled);
+      continue;
+    }
+    if (s.last_token >= 0) {
+      batch_.Add(s.last_token, static_cast<int32_t>(s.position++), s.seq, true);
+      --budget;
+    }
+  }
+  uint64_t prompt_tokens = 0;
+  for (auto& slot : slots_) {
+    Slot& s = *slot;
+    if (!s.active || s.last_token >= 0 || budget <= 0) continue;
+    const int64_t total = static_cast<int64_t>(s.request.prompt.size());
+    const int64_t take = std::min(budget, total - s.prompt_done);
+    for (int64_t i = 0; i < take; ++i) {
+      const int64_t at = s.prompt_done + i;
+      batch_.Add(s.request.prompt[at], static_cast<int32_t>(at), s.seq, at == total - 1);
+    }
+    s.prompt_done += take;
+    s.position = s.prompt_done;
+    budget -= take;
+    prompt_tokens += static_cast<uint64_t>(take);
+  }
+  if (batch_.size() == 0) return;
+  // Rows of logits come in batch order of the tokens that asked for them.
+  int64_t row = 0;
+  for (int64_t i = 0; i < batch_.size(); ++i) {
+    if (!batch_.want_logits[i]) continue;
+    slots_[batch_.seq_ids[i]]->logits_row = row++;
+  }
+  const Status ran = runner_.Run(batch_, &logits_);
+  uint64_t generated = 0;
+  const int64_t vocab = model_.config().vocab_size;
+  for (auto& slot : slots_) {
+    Slot& s = *slot;
+    if (!s.active || s.logits_row < 0) continue;
+    if (!ran.ok()) {
+      Finish(s, StopReason::kCancelled, ran);
+      continue;
+    }
+    const int32_t token = s.sampler->Sample(logits_.data() + s.logits_row * vocab);
+    s.sampler->Accept(token);
+    if (s.generated == 0) s.first_token = std::chrono::steady_clock::now();
+    ++s.generated;
+    ++generated;
+    if (tokenizer_.vocab().IsEndOfGeneration(token)) {
+      Finish(s, StopReason::kEndOfGeneration);
+      continue;
+    }
+    GenerationEvent e;
+    e.text = s.text->Push(tokenizer_.TokenToPiece(token));
+    if (!e.text.empty()) s.handle->Post(std::move(e));
+    if (s.text->stopped()) {
+      Finish(s, StopReason::kStopString);
+    } else if (s.request.max_tokens >= 0 && s.generated >= s.request.max_tokens) {
+      Finish(s, StopReason::kMaxTokens);
+    } else if (s.position >= options_.context) {
+      Finish(s, StopReason::kContextFull);
+    } else {
+      s.last_token = token;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++metrics_.steps_total;
+  metrics_.prompt_tokens_total += prompt_tokens;
+  metrics_.generated_tokens_total += generated;
+  metrics_.busy_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+  uint64_t cells = 0;
+  for (const auto& slot : slots_) {
+    if (slot->active) cells += static_cast<uint64_t>(slot->position);
+  }
+  metrics_.kv_cells_used = cells;
+}
+
+}  // namespace riglm
