@@ -194,7 +194,10 @@ void Scheduler::Step() {
     budget -= take;
     prompt_tokens += static_cast<uint64_t>(take);
   }
-  if (batch_.size() == 0) return;
+  if (batch_.size() == 0) {
+    UpdateCacheMetrics();
+    return;
+  }
   // Rows of logits come in batch order of the tokens that asked for them.
   int64_t row = 0;
   for (int64_t i = 0; i < batch_.size(); ++i) {
@@ -233,15 +236,22 @@ void Scheduler::Step() {
       s.last_token = token;
     }
   }
-  std::lock_guard<std::mutex> lock(mutex_);
-  ++metrics_.steps_total;
-  metrics_.prompt_tokens_total += prompt_tokens;
-  metrics_.generated_tokens_total += generated;
-  metrics_.busy_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++metrics_.steps_total;
+    metrics_.prompt_tokens_total += prompt_tokens;
+    metrics_.generated_tokens_total += generated;
+    metrics_.busy_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+  }
+  UpdateCacheMetrics();
+}
+
+void Scheduler::UpdateCacheMetrics() {
   uint64_t cells = 0;
   for (const auto& slot : slots_) {
     if (slot->active) cells += static_cast<uint64_t>(slot->position);
   }
+  std::lock_guard<std::mutex> lock(mutex_);
   metrics_.kv_cells_used = cells;
 }
 

@@ -111,6 +111,7 @@ class Scheduler {
   void Admit();
   void Step();
   void Finish(Slot& slot, StopReason reason, Status error = Status::Ok());
+  void UpdateCacheMetrics();  // from the scheduler thread, which alone touches the slots
 
   const LlamaModel& model_;
   const Tokenizer& tokenizer_;

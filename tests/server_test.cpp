@@ -1,0 +1,236 @@
+// riglm serve in-process on stories260K, driven over HTTP: greedy output equal to `riglm run`,
+// many concurrent streaming clients equal to one at a time, bad input answered with the right
+// 4xx while the server keeps serving, and a client that drops mid-stream freeing its sequence.
+#include <gtest/gtest.h>
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "server/http_server.h"
+#include "test_support.h"
+
+namespace riglm {
+namespace {
+
+using json = nlohmann::json;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    served_ = new ServedModel();
+    auto model = LlamaModel::Load(testing::Stories260KPath());
+    ASSERT_TRUE(model.ok());
+    served_->name = "stories260K";
+    served_->path = testing::Stories260KPath();
+    served_->model = std::move(*model);
+    auto tokenizer = Tokenizer::FromGguf(served_->model->gguf());
+    ASSERT_TRUE(tokenizer.ok());
+    served_->tokenizer = std::move(tokenizer).value();
+    SchedulerOptions options;
+    options.parallel = 4;
+    options.context = 512;
+    options.threads = 2;
+    options.max_queue = 32;
+    served_->scheduler = std::make_unique<Scheduler>(*served_->model, *served_->tokenizer, options);
+    served_->loaded_at = std::chrono::system_clock::now();
+    ServerOptions server_options;
+    server_options.port = 0;
+    server_options.max_body_bytes = 1 << 20;
+    server_ = new HttpServer(*served_, server_options);
+    ASSERT_TRUE(server_->Start().ok());
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete served_;
+  }
+
+  static httplib::Client Client() {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_read_timeout(60, 0);
+    return c;
+  }
+  static json Post(const std::string& path, const json& body, int* status = nullptr) {
+    auto res = Client().Post(path, body.dump(), "application/json");
+    if (!res) return json{{"transport_error", true}};
+    if (status) *status = res->status;
+    return json::parse(res->body, nullptr, false);
+  }
+  static double Metric(const std::string& name) {
+    auto res = Client().Get("/metrics");
+    if (!res) return -1;
+    const size_t at = res->body.find("\n" + name + "{");
+    if (at == std::string::npos) return -1;
+    return std::atof(res->body.c_str() + res->body.find("} ", at) + 2);
+  }
+  // The text of a streamed OpenAI completion, from its server-sent events.
+  static std::string StreamedCompletion(const json& body) {
+    std::string raw;
+    auto res = Client().Post("/v1/completions", body.dump(), "application/json");
+    if (!res || res->status != 200) return "HTTP error";
+    std::string text;
+    size_t pos = 0;
+    while ((pos = res->body.find("data: ", pos)) != std::string::npos) {
+      const size_t end = res->body.find("\n\n", pos);
+      const std::string data = res->body.substr(pos + 6, end - pos - 6);
+      pos = end;
+      if (data == "[DONE]") break;
+      const json j = json::parse(data);
+      if (!j["choices"].empty()) text += j["choices"][0]["text"].get<std::string>();
+    }
+    return text;
+  }
+
+  static ServedModel* served_;
+  static HttpServer* server_;
+};
+
+ServedModel* ServerTest::served_ = nullptr;
+HttpServer* ServerTest::server_ = nullptr;
+
+TEST_F(ServerTest, GreedyCompletionEqualsRiglmRun) {
+  const std::string want = testing::GreedyText(*served_->model, "Once upon a time", 60);
+  const json r = Post("/v1/completions", {{"model", "stories260K"}, {"prompt", "Once upon a time"}, {"max_tokens", 60}, {"temperature", 0}});
+  ASSERT_TRUE(r.contains("choices")) << r.dump();
+  EXPECT_EQ(r["choices"][0]["text"], want);
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(r["usage"]["completion_tokens"], 60);
+  EXPECT_EQ(StreamedCompletion({{"prompt", "Once upon a time"}, {"max_tokens", 60}, {"temperature", 0}, {"stream", true}}), want);
+  const json o = Post("/api/generate", {{"model", "stories260K"}, {"prompt", "Once upon a time"}, {"stream", false},
+                                        {"options", {{"num_predict", 60}, {"temperature", 0}, {"repeat_penalty", 1.0}}}});
+  EXPECT_EQ(o["response"], want) << o.dump();
+  EXPECT_EQ(o["eval_count"], 60);
+  EXPECT_TRUE(o["done"].get<bool>());
+}
+
+TEST_F(ServerTest, SixteenConcurrentStreamsEqualOneAtATime) {
+  auto body = [](int i) {
+    return json{{"prompt", i % 2 ? "Once upon a time" : "The little dog"}, {"max_tokens", 40},
+                {"temperature", 0.9}, {"seed", 1000 + i}, {"stream", true}};
+  };
+  std::vector<std::string> alone(16), together(16);
+  for (int i = 0; i < 16; ++i) alone[i] = StreamedCompletion(body(i));
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 16; ++i) clients.emplace_back([&, i] { together[i] = StreamedCompletion(body(i)); });
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < 16; ++i) {
+    EXPECT_FALSE(alone[i].empty());
+    EXPECT_EQ(together[i], alone[i]) << "client " << i;
+  }
+  EXPECT_NE(alone[0], alone[2]);  // the seeds matter
+}
+
+TEST_F(ServerTest, BadInputGetsClearErrorsAndTheServerKeepsServing) {
+  struct Case {
+    std::string path;
+    std::string body;
+    int status;
+    std::string says;
+  };
+  const std::string big_prompt(6000, 'x');
+  const std::vector<Case> cases = {
+      {"/v1/completions", "{not json", 400, "not valid JSON"},
+      {"/v1/completions", "[1,2]", 400, "JSON object"},
+      {"/v1/completions", "{}", 400, "'prompt' is required"},
+      {"/v1/completions", R"({"prompt": 5})", 400, "'prompt' must be a string"},
+      {"/v1/completions", R"({"prompt": "hi", "model": "llama-9000"})", 404, "not loaded"},
+      {"/v1/completions", R"({"prompt": "hi", "model": 7})", 400, "'model' must be a string"},
+      {"/v1/completions", R"({"prompt": "hi", "max_tokens": 0})", 400, "'max_tokens' must be between 1"},
+      {"/v1/completions", R"({"prompt": "hi", "max_tokens": 100000000})", 400, "'max_tokens' must be between"},
+      {"/v1/completions", R"({"prompt": "hi", "max_tokens": "ten"})", 400, "'max_tokens' must be an integer"},
+      {"/v1/completions", R"({"prompt": "hi", "temperature": -1})", 400, "'temperature' must be between 0 and 2"},
+      {"/v1/completions", R"({"prompt": "hi", "temperature": "hot"})", 400, "'temperature' must be a number"},
+      {"/v1/completions", R"({"prompt": "hi", "top_p": 0})", 400, "'top_p'"},
+      {"/v1/completions", R"({"prompt": "hi", "presence_penalty": 3})", 400, "'presence_penalty'"},
+      {"/v1/completions", R"({"prompt": "hi", "frequency_penalty": -9})", 400, "'frequency_penalty'"},
+      {"/v1/completions", R"({"prompt": "hi", "n": 3})", 400, "'n' must be between 1 and 1"},
+      {"/v1/completions", R"({"prompt": "hi", "stop": 5})", 400, "'stop' must be a string or an array"},
+      {"/v1/completions", R"({"prompt": "hi", "stream": "yes"})", 400, "'stream' must be true or false"},
+      {"/v1/completions", R"({"prompt": "hi", "seed": 1.5})", 400, "'seed' must be an integer"},
+      {"/v1/completions", R"({"prompt": "hi", "logprobs": 3})", 400, "'logprobs' is not supported"},
+      {"/v1/completions", R"({"prompt": ")" + big_prompt + R"("})", 400, "context holds 512"},
+      {"/v1/chat/completions", R"({"model": "stories260K"})", 400, "'messages' is required"},
+      {"/v1/chat/completions", R"({"messages": []})", 400, "non-empty array"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "wizard", "content": "hi"}]})", 400, "messages[0].role"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user"}]})", 400, "messages[0].content"},
+      {"/v1/chat/completions", R"({"messages": ["hi"]})", 400, "must be an object"},
+      {"/api/generate", R"({"prompt": "hi"})", 400, "model is required"},
+      {"/api/generate", R"({"model": "nope", "prompt": "hi"})", 404, "not loaded"},
+      {"/api/generate", R"({"model": "stories260K", "prompt": "hi", "options": {"temperature": "x"}})", 400, "options.temperature"},
+      {"/api/generate", R"({"model": "stories260K", "prompt": "hi", "options": []})", 400, "options must be an object"},
+      {"/api/chat", R"({"model": "stories260K", "messages": "hi"})", 400, "non-empty array"},
+      {"/api/show", R"({})", 400, "model is required"},
+      {"/api/show", R"({"model": "nope"})", 404, "not found"},
+      {"/v1/nothing", R"({})", 404, "no such endpoint"},
+  };
+  ASSERT_GE(cases.size(), 25u);
+  for (const Case& c : cases) {
+    auto res = Client().Post(c.path, c.body, "application/json");
+    ASSERT_TRUE(res) << c.path << " " << c.body.substr(0, 80);
+    EXPECT_EQ(res->status, c.status) << c.body.substr(0, 80) << " -> " << res->body;
+    EXPECT_NE(res->body.find(c.says), std::string::npos) << c.body.substr(0, 80) << " -> " << res->body;
+    const json j = json::parse(res->body, nullptr, false);
+    EXPECT_TRUE(j.is_object() && j.contains("error")) << res->body;
+    if (c.path.rfind("/v1/", 0) == 0 && j.is_object() && j.contains("error")) {
+      EXPECT_TRUE(j["error"].contains("message"));
+    }
+  }
+  // A body over the limit.
+  auto huge = Client().Post("/v1/completions", std::string(2 << 20, ' '), "application/json");
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 413);
+  // Still serving, correctly.
+  const json ok = Post("/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 10}, {"temperature", 0}});
+  EXPECT_EQ(ok["choices"][0]["text"], testing::GreedyText(*served_->model, "Once upon a time", 10));
+}
+
+TEST_F(ServerTest, ClientThatDropsMidStreamFreesItsSequence) {
+  const double cancelled_before = Metric("riglm_requests_cancelled_total");
+  std::atomic<int> chunks{0};
+  httplib::Client c = Client();
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/chat/completions";
+  req.body = json{{"messages", {{{"role", "user"}, {"content", "Tell me a long story"}}}}, {"stream", true}, {"temperature", 1.0}}.dump();
+  req.set_header("Content-Type", "application/json");
+  req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return ++chunks < 3; };  // hang up early
+  c.send(req);
+  EXPECT_GE(chunks.load(), 3);
+  double active = -1, cells = -1;
+  for (int i = 0; i < 100; ++i) {
+    active = Metric("riglm_active_sequences");
+    cells = Metric("riglm_kv_cache_cells_used");
+    if (active == 0 && cells == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(active, 0);
+  EXPECT_EQ(cells, 0);
+  EXPECT_EQ(Metric("riglm_requests_cancelled_total"), cancelled_before + 1);
+}
+
+TEST_F(ServerTest, ListingsAndHealth) {
+  auto health = Client().Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  const json models = json::parse(Client().Get("/v1/models")->body);
+  EXPECT_EQ(models["data"][0]["id"], "stories260K");
+  const json tags = json::parse(Client().Get("/api/tags")->body);
+  EXPECT_EQ(tags["models"][0]["name"], "stories260K:latest");
+  EXPECT_EQ(tags["models"][0]["details"]["format"], "gguf");
+  const json version = json::parse(Client().Get("/api/version")->body);
+  EXPECT_TRUE(version.contains("version"));
+  const json show = Post("/api/show", {{"model", "stories260K"}});
+  EXPECT_EQ(show["model_info"]["general.architecture"], "llama");
+  const json chat = Post("/api/chat", {{"model", "stories260K:latest"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                                       {"stream", false}, {"options", {{"num_predict", 5}}}});
+  EXPECT_EQ(chat["message"]["role"], "assistant") << chat.dump();
+  EXPECT_EQ(chat["eval_count"], 5);
+  EXPECT_GT(Metric("riglm_generated_tokens_total"), 0);
+}
+
+}  // namespace
+}  // namespace riglm
