@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/http_server.h"
+#include "server/responses.h"
 #include "test_support.h"
 
 namespace riglm {
@@ -230,6 +231,20 @@ TEST_F(ServerTest, ListingsAndHealth) {
   EXPECT_EQ(chat["message"]["role"], "assistant") << chat.dump();
   EXPECT_EQ(chat["eval_count"], 5);
   EXPECT_GT(Metric("riglm_generated_tokens_total"), 0);
+}
+
+}  // namespace
+}  // namespace riglm
+
+namespace riglm {
+namespace {
+
+// A byte token on its own is not valid UTF-8; the body must still be JSON (with U+FFFD).
+TEST(ServerJsonTest, InvalidUtf8FromTheModelStillGivesJson) {
+  const nlohmann::ordered_json j = {{"text", std::string("ok \xe2\x82 \xff end")}};
+  const std::string text = ToJsonText(j);
+  const nlohmann::json back = nlohmann::json::parse(text);
+  EXPECT_EQ(back["text"], "ok \xef\xbf\xbd \xef\xbf\xbd end");
 }
 
 }  // namespace

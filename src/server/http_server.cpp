@@ -54,7 +54,7 @@ class HttpServer::Impl {
   void SendError(const httplib::Request& req, httplib::Response& res, const ApiError& e) {
     res.status = e.status;
     const json body = IsOllama(req) ? OllamaErrorBody(e) : OpenAiErrorBody(e);
-    res.set_content(body.dump(), "application/json");
+    res.set_content(ToJsonText(body), "application/json");
     if (e.status == 503) res.set_header("Retry-After", "2");
   }
 
@@ -103,16 +103,16 @@ class HttpServer::Impl {
     });
     svr_.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content("riglm is running", "text/plain"); });
     svr_.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(json{{"version", RIGLM_VERSION}}.dump(), "application/json");
+      res.set_content(ToJsonText(json{{"version", RIGLM_VERSION}}), "application/json");
     });
     svr_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(ModelsListBody(m_).dump(), "application/json");
+      res.set_content(ToJsonText(ModelsListBody(m_)), "application/json");
     });
     svr_.Get("/api/tags", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(OllamaTagsBody(m_).dump(), "application/json");
+      res.set_content(ToJsonText(OllamaTagsBody(m_)), "application/json");
     });
     svr_.Get("/api/ps", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(OllamaPsBody(m_).dump(), "application/json");
+      res.set_content(ToJsonText(OllamaPsBody(m_)), "application/json");
     });
     svr_.Post("/api/show", [this](const httplib::Request& req, httplib::Response& res) {
       json body = json::parse(req.body, nullptr, false);
@@ -120,7 +120,7 @@ class HttpServer::Impl {
       if (body.is_object()) name = body.value("model", body.value("name", std::string()));
       if (!body.is_object() || name.empty()) return SendError(req, res, {400, "model is required", "", "model"});
       if (!ModelKnown(name)) return SendError(req, res, {404, "model '" + name + "' not found", "", "model"});
-      res.set_content(OllamaShowBody(m_).dump(), "application/json");
+      res.set_content(ToJsonText(OllamaShowBody(m_)), "application/json");
     });
     svr_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(MetricsText(m_, http_requests_.load(), http_errors_.load()), "text/plain; version=0.0.4");
@@ -168,7 +168,7 @@ class HttpServer::Impl {
     if (!parsed->stream) {
       auto [status, body] = stream->Collect();
       res.status = status;
-      res.set_content(body.dump(), "application/json");
+      res.set_content(ToJsonText(body), "application/json");
       return;
     }
     const bool ollama = kind == ApiKind::kOllamaGenerate || kind == ApiKind::kOllamaChat;

@@ -75,6 +75,8 @@ json Details(const ServedModel& m) {
 
 }  // namespace
 
+std::string ToJsonText(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 Result<std::vector<int32_t>> BuildPrompt(const ServedModel& m, const ApiRequest& r) {
   const Vocab& vocab = m.tokenizer->vocab();
   EncodeOptions encode;
@@ -121,7 +123,7 @@ ResponseStream::~ResponseStream() {
 }
 
 std::string ResponseStream::Frame(const json& j) const {
-  return IsOllama(kind_) ? j.dump() + "\n" : "data: " + j.dump() + "\n\n";
+  return IsOllama(kind_) ? ToJsonText(j) + "\n" : "data: " + ToJsonText(j) + "\n\n";
 }
 
 json ResponseStream::Piece(const std::string& text) const {

@@ -13,6 +13,10 @@
 
 namespace riglm {
 
+// JSON text; invalid UTF-8 from a model (a byte token on its own) becomes U+FFFD rather than
+// an exception.
+std::string ToJsonText(const nlohmann::ordered_json& j);
+
 // The prompt's tokens: chat messages through the model's template; Ollama's generate through it
 // too unless raw or the model has no template of its own; completions as given.
 Result<std::vector<int32_t>> BuildPrompt(const ServedModel& model, const ApiRequest& request);
