@@ -72,48 +72,75 @@ int32_t Sampler::Sample(const float* logits) {
     return std::min_element(candidates_.begin(), candidates_.end(), by_logit)->id;
   }
 
-  size_t keep = candidates_.size();
-  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) keep = params_.top_k;
-  std::partial_sort(candidates_.begin(), candidates_.begin() + keep, candidates_.end(), by_logit);
-  candidates_.resize(keep);
+  const bool cut_k = params_.top_k > 0 && static_cast<size_t>(params_.top_k) < candidates_.size();
+  const bool cut_p = params_.top_p < 1.0f;
+  const bool cut_min = params_.min_p > 0.0f;
+  if (!cut_k && !cut_p && !cut_min) return SampleAll();
 
-  // Probabilities at temperature 1 decide the top-p and min-p cut-offs, as in llama.cpp.
-  auto softmax = [&](float temperature) {
-    probs_.resize(candidates_.size());
-    const float max = candidates_.front().logit;
-    double sum = 0.0;
-    for (size_t i = 0; i < candidates_.size(); ++i) {
-      probs_[i] = std::exp((candidates_[i].logit - max) / temperature);
-      sum += probs_[i];
-    }
-    for (float& p : probs_) p = static_cast<float>(p / sum);
-  };
-  softmax(1.0f);
-  if (params_.top_p < 1.0f) {
-    double cumulative = 0.0;
-    size_t n = 0;
-    while (n < candidates_.size()) {
-      cumulative += probs_[n++];
-      if (cumulative >= params_.top_p) break;
-    }
-    candidates_.resize(std::max<size_t>(n, 1));
-    probs_.resize(candidates_.size());
+  // Probabilities at temperature 1 decide the top-p and min-p cut-offs, as in llama.cpp; over
+  // the top-k when there is one, else over the whole vocabulary.
+  float max_logit = candidates_.front().logit;
+  for (const Candidate& c : candidates_) max_logit = std::max(max_logit, c.logit);
+  if (cut_k) {
+    std::partial_sort(candidates_.begin(), candidates_.begin() + params_.top_k, candidates_.end(), by_logit);
+    candidates_.resize(params_.top_k);
+  } else if (cut_min) {
+    // Everything below max * min_p goes whatever top-p says: drop it before sorting.
+    const float floor = max_logit + std::log(params_.min_p);
+    candidates_.erase(std::remove_if(candidates_.begin(), candidates_.end(), [&](const Candidate& c) { return c.logit < floor; }),
+                      candidates_.end());
   }
-  if (params_.min_p > 0.0f) {
-    const float threshold = probs_.front() * params_.min_p;
-    size_t n = 1;
-    while (n < candidates_.size() && probs_[n] >= threshold) ++n;
-    candidates_.resize(n);
+  double total = 0.0;
+  for (const Candidate& c : candidates_) total += std::exp(static_cast<double>(c.logit - max_logit));
+  if (cut_min && cut_k) {
+    const float floor = max_logit + std::log(params_.min_p);
+    candidates_.erase(std::remove_if(candidates_.begin(), candidates_.end(), [&](const Candidate& c) { return c.logit < floor; }),
+                      candidates_.end());
+  }
+  if (cut_p) {
+    // The nucleus is usually small: sort a growing prefix until it holds top_p of the mass.
+    for (size_t sorted = 64;; sorted *= 4) {
+      sorted = std::min(sorted, candidates_.size());
+      std::partial_sort(candidates_.begin(), candidates_.begin() + sorted, candidates_.end(), by_logit);
+      double cumulative = 0.0;
+      size_t n = 0;
+      while (n < sorted && cumulative < params_.top_p) {
+        cumulative += std::exp(static_cast<double>(candidates_[n++].logit - max_logit)) / total;
+      }
+      if (cumulative >= params_.top_p || sorted == candidates_.size()) {
+        candidates_.resize(std::max<size_t>(n, 1));
+        break;
+      }
+    }
+  } else {
+    std::sort(candidates_.begin(), candidates_.end(), by_logit);
   }
 
-  softmax(params_.temperature);
-  const double r = NextUniform();
+  return Draw(max_logit);
+}
+
+// One draw from the candidates' softmax at the temperature, in their current order.
+int32_t Sampler::Draw(float max_logit) {
+  probs_.resize(candidates_.size());
+  double sum = 0.0;
+  for (size_t i = 0; i < candidates_.size(); ++i) {
+    probs_[i] = std::exp((candidates_[i].logit - max_logit) / params_.temperature);
+    sum += probs_[i];
+  }
+  const double r = NextUniform() * sum;
   double cumulative = 0.0;
   for (size_t i = 0; i < candidates_.size(); ++i) {
     cumulative += probs_[i];
     if (r < cumulative) return candidates_[i].id;
   }
   return candidates_.back().id;
+}
+
+// Plain temperature sampling over the whole vocabulary, in id order: no sort needed.
+int32_t Sampler::SampleAll() {
+  float max_logit = candidates_.front().logit;
+  for (const Candidate& c : candidates_) max_logit = std::max(max_logit, c.logit);
+  return Draw(max_logit);
 }
 
 }  // namespace riglm

@@ -45,6 +45,8 @@ class Sampler {
     float logit;
   };
   void ApplyPenalties();
+  int32_t SampleAll();  // no cut-offs: temperature over the whole vocabulary
+  int32_t Draw(float max_logit);
   double NextUniform();  // [0, 1)
 
   SamplingParams params_;

@@ -32,6 +32,7 @@ struct Scheduler::Slot {
   int32_t last_token = -1;   // sampled, not yet in the cache
   int64_t generated = 0;
   int64_t logits_row = -1;   // this step's row, or -1
+  int32_t sampled = -1;      // this step's token
   std::chrono::steady_clock::time_point arrived, started, first_token;
 };
 
@@ -207,6 +208,17 @@ void Scheduler::Step() {
   const Status ran = runner_.Run(batch_, &logits_);
   uint64_t generated = 0;
   const int64_t vocab = model_.config().vocab_size;
+  // Sampling is independent per sequence: spread it over the pool's threads.
+  sampling_.clear();
+  for (auto& slot : slots_) {
+    if (slot->active && slot->logits_row >= 0 && ran.ok()) sampling_.push_back(slot.get());
+  }
+  pool_.ParallelFor(static_cast<int64_t>(sampling_.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      Slot& s = *sampling_[i];
+      s.sampled = s.sampler->Sample(logits_.data() + s.logits_row * vocab);
+    }
+  });
   for (auto& slot : slots_) {
     Slot& s = *slot;
     if (!s.active || s.logits_row < 0) continue;
@@ -214,7 +226,7 @@ void Scheduler::Step() {
       Finish(s, StopReason::kCancelled, ran);
       continue;
     }
-    const int32_t token = s.sampler->Sample(logits_.data() + s.logits_row * vocab);
+    const int32_t token = s.sampled;
     s.sampler->Accept(token);
     if (s.generated == 0) s.first_token = std::chrono::steady_clock::now();
     ++s.generated;

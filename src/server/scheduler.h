@@ -126,6 +126,7 @@ class Scheduler {
   bool stop_ = false;
   Batch batch_;
   std::vector<float> logits_;
+  std::vector<Slot*> sampling_;
   std::thread thread_;
 };
 
