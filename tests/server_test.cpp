@@ -152,7 +152,8 @@ TEST_F(ServerTest, BadInputGetsClearErrorsAndTheServerKeepsServing) {
       {"/v1/completions", R"({"prompt": "hi", "stop": 5})", 400, "'stop' must be a string or an array"},
       {"/v1/completions", R"({"prompt": "hi", "stream": "yes"})", 400, "'stream' must be true or false"},
       {"/v1/completions", R"({"prompt": "hi", "seed": 1.5})", 400, "'seed' must be an integer"},
-      {"/v1/completions", R"({"prompt": "hi", "logprobs": 3})", 400, "'logprobs' is not supported"},
+      {"/v1/completions", R"({"prompt": "hi", "logprobs": 50})", 400, "'logprobs' must be between 0 and 20"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "top_logprobs": 2})", 400, "needs 'logprobs': true"},
       {"/v1/completions", R"({"prompt": ")" + big_prompt + R"("})", 400, "context holds 512"},
       {"/v1/chat/completions", R"({"model": "stories260K"})", 400, "'messages' is required"},
       {"/v1/chat/completions", R"({"messages": []})", 400, "non-empty array"},
@@ -211,6 +212,40 @@ TEST_F(ServerTest, ClientThatDropsMidStreamFreesItsSequence) {
   EXPECT_EQ(active, 0);
   EXPECT_EQ(cells, 0);
   EXPECT_EQ(Metric("riglm_requests_cancelled_total"), cancelled_before + 1);
+}
+
+// Log-probabilities: with greedy decoding the chosen token is the most likely alternative, the
+// pieces add up to the text, and every value is a log-probability.
+TEST_F(ServerTest, LogprobsDescribeTheChosenTokens) {
+  const json r = Post("/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 12}, {"temperature", 0}, {"logprobs", 3}});
+  const json& lp = r["choices"][0]["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), 12u) << r.dump();
+  std::string joined;
+  size_t offset = 0;
+  for (size_t i = 0; i < lp["tokens"].size(); ++i) {
+    joined += lp["tokens"][i].get<std::string>();
+    EXPECT_EQ(lp["text_offset"][i].get<size_t>(), offset);
+    offset += lp["tokens"][i].get<std::string>().size();
+    const double chosen = lp["token_logprobs"][i].get<double>();
+    EXPECT_LE(chosen, 0.0);
+    ASSERT_EQ(lp["top_logprobs"][i].size(), 3u);
+    double best = -1e9;
+    for (const auto& [piece, value] : lp["top_logprobs"][i].items()) best = std::max(best, value.get<double>());
+    EXPECT_DOUBLE_EQ(best, chosen);  // greedy took the most likely token
+  }
+  EXPECT_EQ(joined, r["choices"][0]["text"]);
+
+  const json chat = Post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"max_tokens", 6},
+                                                  {"logprobs", true}, {"top_logprobs", 2}});
+  const json& content = chat["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), 6u) << chat.dump();
+  std::string text;
+  for (const json& t : content) {
+    text += t["token"].get<std::string>();
+    EXPECT_EQ(t["top_logprobs"].size(), 2u);
+    EXPECT_LE(t["logprob"].get<double>(), 0.0);
+  }
+  EXPECT_EQ(text, chat["choices"][0]["message"]["content"]);
 }
 
 TEST_F(ServerTest, ListingsAndHealth) {

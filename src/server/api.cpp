@@ -150,9 +150,16 @@ void ParseOpenAi(ApiRequest* r, const json& body, Checker& c, int64_t context) {
     if (!so->is_object()) return c.Fail("stream_options", "'stream_options' must be an object");
     c.Bool(*so, "include_usage", &r->include_usage, "stream_options.include_usage");
   }
-  if (const json* lp = c.Get(body, "logprobs"); lp != nullptr && !(lp->is_boolean() && !lp->get<bool>()) &&
-                                                !(lp->is_number_integer() && lp->get<int64_t>() == 0)) {
-    return c.Fail("logprobs", "'logprobs' is not supported by this server yet", 400);
+  if (r->kind == ApiKind::kOpenAiCompletion) {
+    // Completions: logprobs is the number of alternatives (0-5 in OpenAI's API; up to 20 here).
+    c.Integer(body, "logprobs", &r->generation.logprobs, "logprobs", 0, 20);
+  } else {
+    bool logprobs = false;
+    c.Bool(body, "logprobs", &logprobs, "logprobs");
+    int top = 0;
+    c.Integer(body, "top_logprobs", &top, "top_logprobs", 0, 20);
+    if (top > 0 && !logprobs) return c.Fail("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+    if (logprobs) r->generation.logprobs = top;
   }
   if (r->kind == ApiKind::kOpenAiChat) {
     c.Messages(body, &r->messages);

@@ -114,6 +114,7 @@ ResponseStream::ResponseStream(const ServedModel& model, const ApiRequest& reque
     : model_(model),
       kind_(request.kind),
       include_usage_(request.include_usage),
+      want_logprobs_(request.generation.logprobs >= 0 && !IsOllama(request.kind)),
       handle_(std::move(handle)),
       id_(NextId(IsChat(request.kind) ? "chatcmpl" : "cmpl")),
       created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
@@ -185,7 +186,11 @@ bool ResponseStream::NextChunk(std::string* out) {
     finished_ = true;
     return true;
   }
-  if (!e.text.empty()) *out += Frame(Piece(e.text));
+  if (!e.text.empty() || (want_logprobs_ && !e.logprobs.empty())) {
+    json piece = Piece(e.text);
+    if (want_logprobs_) piece["choices"][0]["logprobs"] = Logprobs(e.logprobs);
+    *out += Frame(piece);
+  }
   if (!e.done) return false;
   *out += Frame(Final(e));
   if (!IsOllama(kind_)) {
@@ -203,10 +208,12 @@ bool ResponseStream::NextChunk(std::string* out) {
 
 std::pair<int, json> ResponseStream::Collect() {
   std::string text;
+  std::vector<TokenLogprob> logprobs;
   GenerationEvent e;
   while (true) {
     if (!handle_->Next(&e, std::chrono::seconds(1))) continue;
     text += e.text;
+    logprobs.insert(logprobs.end(), e.logprobs.begin(), e.logprobs.end());
     if (e.done) break;
   }
   finished_ = true;
@@ -215,7 +222,7 @@ std::pair<int, json> ResponseStream::Collect() {
     return {500, IsOllama(kind_) ? OllamaErrorBody(error) : OpenAiErrorBody(error)};
   }
   const std::string reason(StopReasonName(e.stop_reason));
-  switch (kind_) {
+  switch (kind_) {  // NOLINT: the OpenAI kinds fall through to below
     case ApiKind::kOllamaGenerate:
     case ApiKind::kOllamaChat: {
       json j = Final(e);
@@ -227,16 +234,53 @@ std::pair<int, json> ResponseStream::Collect() {
       return {200, j};
     }
     case ApiKind::kOpenAiChat:
-      return {200, {{"id", id_}, {"object", "chat.completion"}, {"created", created_}, {"model", model_.name},
-                    {"choices", json::array({{{"index", 0}, {"message", {{"role", "assistant"}, {"content", text}}},
-                                              {"logprobs", nullptr}, {"finish_reason", reason}}})},
-                    {"usage", Usage(e)}}};
     case ApiKind::kOpenAiCompletion:
       break;
   }
-  return {200, {{"id", id_}, {"object", "text_completion"}, {"created", created_}, {"model", model_.name},
-                {"choices", json::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", reason}}})},
-                {"usage", Usage(e)}}};
+  json body;
+  if (kind_ == ApiKind::kOpenAiChat) {
+    body = {{"id", id_}, {"object", "chat.completion"}, {"created", created_}, {"model", model_.name},
+            {"choices", json::array({{{"index", 0}, {"message", {{"role", "assistant"}, {"content", text}}},
+                                      {"logprobs", nullptr}, {"finish_reason", reason}}})},
+            {"usage", Usage(e)}};
+  } else {
+    body = {{"id", id_}, {"object", "text_completion"}, {"created", created_}, {"model", model_.name},
+            {"choices", json::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", reason}}})},
+            {"usage", Usage(e)}};
+  }
+  if (want_logprobs_) body["choices"][0]["logprobs"] = Logprobs(logprobs);
+  return {200, body};
+}
+
+json ResponseStream::Logprobs(const std::vector<TokenLogprob>& tokens) {
+  auto piece = [&](int32_t id) { return model_.tokenizer->TokenToPiece(id); };
+  auto bytes = [](const std::string& s) {
+    json b = json::array();
+    for (unsigned char ch : s) b.push_back(static_cast<int>(ch));
+    return b;
+  };
+  if (kind_ == ApiKind::kOpenAiChat) {
+    json content = json::array();
+    for (const TokenLogprob& t : tokens) {
+      json top = json::array();
+      for (const auto& [id, lp] : t.top) top.push_back({{"token", piece(id)}, {"logprob", lp}, {"bytes", bytes(piece(id))}});
+      content.push_back({{"token", piece(t.token)}, {"logprob", t.logprob}, {"bytes", bytes(piece(t.token))}, {"top_logprobs", top}});
+    }
+    return {{"content", content}};
+  }
+  json out = {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
+              {"text_offset", json::array()}};
+  for (const TokenLogprob& t : tokens) {
+    const std::string p = piece(t.token);
+    out["tokens"].push_back(p);
+    out["token_logprobs"].push_back(t.logprob);
+    json top = json::object();
+    for (const auto& [id, lp] : t.top) top[piece(id)] = lp;
+    out["top_logprobs"].push_back(top);
+    out["text_offset"].push_back(text_offset_);
+    text_offset_ += p.size();
+  }
+  return out;
 }
 
 json ModelsListBody(const ServedModel& m) {

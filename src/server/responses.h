@@ -38,10 +38,14 @@ class ResponseStream {
   nlohmann::ordered_json Piece(const std::string& text) const;
   nlohmann::ordered_json Final(const GenerationEvent& end) const;
   nlohmann::ordered_json Usage(const GenerationEvent& end) const;
+  // OpenAI's logprobs object for these tokens (completion or chat shape).
+  nlohmann::ordered_json Logprobs(const std::vector<TokenLogprob>& tokens);
 
   const ServedModel& model_;
   ApiKind kind_;
   bool include_usage_;
+  bool want_logprobs_;
+  uint64_t text_offset_ = 0;  // characters of token pieces reported so far
   std::shared_ptr<RequestHandle> handle_;
   std::string id_;
   int64_t created_;

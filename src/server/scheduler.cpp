@@ -1,10 +1,35 @@
 #include "server/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "engine/text_stream.h"
 
 namespace riglm {
+namespace {
+
+TokenLogprob LogprobOf(const float* logits, int64_t vocab, int32_t token, int top) {
+  float max = logits[0];
+  for (int64_t i = 1; i < vocab; ++i) max = std::max(max, logits[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(logits[i] - max));
+  const float log_total = max + static_cast<float>(std::log(sum));
+  TokenLogprob out;
+  out.token = token;
+  out.logprob = logits[token] - log_total;
+  if (top > 0) {
+    std::vector<int32_t> ids(vocab);
+    for (int64_t i = 0; i < vocab; ++i) ids[i] = static_cast<int32_t>(i);
+    const int64_t n = std::min<int64_t>(top, vocab);
+    std::partial_sort(ids.begin(), ids.begin() + n, ids.end(), [&](int32_t a, int32_t b) {
+      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    });
+    for (int64_t i = 0; i < n; ++i) out.top.push_back({ids[i], logits[ids[i]] - log_total});
+  }
+  return out;
+}
+
+}  // namespace
 
 bool RequestHandle::Next(GenerationEvent* event, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
@@ -33,6 +58,7 @@ struct Scheduler::Slot {
   int64_t generated = 0;
   int64_t logits_row = -1;   // this step's row, or -1
   int32_t sampled = -1;      // this step's token
+  TokenLogprob sampled_logprob;
   std::chrono::steady_clock::time_point arrived, started, first_token;
 };
 
@@ -216,7 +242,9 @@ void Scheduler::Step() {
   pool_.ParallelFor(static_cast<int64_t>(sampling_.size()), 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       Slot& s = *sampling_[i];
-      s.sampled = s.sampler->Sample(logits_.data() + s.logits_row * vocab);
+      const float* row = logits_.data() + s.logits_row * vocab;
+      s.sampled = s.sampler->Sample(row);
+      if (s.request.logprobs >= 0) s.sampled_logprob = LogprobOf(row, vocab, s.sampled, s.request.logprobs);
     }
   });
   for (auto& slot : slots_) {
@@ -237,7 +265,8 @@ void Scheduler::Step() {
     }
     GenerationEvent e;
     e.text = s.text->Push(tokenizer_.TokenToPiece(token));
-    if (!e.text.empty()) s.handle->Post(std::move(e));
+    if (s.request.logprobs >= 0) e.logprobs.push_back(std::move(s.sampled_logprob));
+    if (!e.text.empty() || !e.logprobs.empty()) s.handle->Post(std::move(e));
     if (s.text->stopped()) {
       Finish(s, StopReason::kStopString);
     } else if (s.request.max_tokens >= 0 && s.generated >= s.request.max_tokens) {

@@ -28,10 +28,20 @@ struct GenerationRequest {
   SamplingParams sampling;
   int64_t max_tokens = -1;  // -1: until end of generation or the context is full
   std::vector<std::string> stop;
+  int logprobs = -1;  // -1: none; else report each token's log-probability and this many alternatives
+};
+
+// A generated token's log-probability under the model (raw logits, temperature 1), with the
+// most likely alternatives at that step.
+struct TokenLogprob {
+  int32_t token = -1;
+  float logprob = 0.0f;
+  std::vector<std::pair<int32_t, float>> top;  // most likely first
 };
 
 struct GenerationEvent {
   std::string text;  // displayable text (may be empty on the final event)
+  std::vector<TokenLogprob> logprobs;  // the tokens sampled since the previous event, when asked
   bool done = false;
   // Set on the final event:
   StopReason stop_reason = StopReason::kEndOfGeneration;

@@ -59,6 +59,16 @@ await check('openai completions, streaming, equals riglm run', async () => {
   assert.equal(usage.completion_tokens, 40);
 });
 
+await check('openai logprobs, completion and chat', async () => {
+  const r = await openai.completions.create({ model: 'stories260K', prompt, max_tokens: 8, temperature: 0, logprobs: 2 });
+  assert.equal(r.choices[0].logprobs.tokens.join(''), r.choices[0].text);
+  assert.ok(r.choices[0].logprobs.token_logprobs.every((v) => v <= 0));
+  const c = await openai.chat.completions.create({ model: 'stories260K', messages: [{ role: 'user', content: 'hi' }],
+                                                   max_tokens: 5, logprobs: true, top_logprobs: 2 });
+  assert.equal(c.choices[0].logprobs.content.length, 5);
+  assert.equal(c.choices[0].logprobs.content[0].top_logprobs.length, 2);
+});
+
 await check('openai chat, streaming and not', async () => {
   const messages = [{ role: 'system', content: 'You tell stories.' }, { role: 'user', content: 'A story about a cat' }];
   const whole = await openai.chat.completions.create({ model: 'stories260K', messages, max_tokens: 30, temperature: 0 });
