@@ -146,6 +146,16 @@ void ParseOpenAi(ApiRequest* r, const json& body, Checker& c, int64_t context) {
   r->generation.max_tokens = r->kind == ApiKind::kOpenAiCompletion ? 16 : -1;
   c.Integer(body, "max_tokens", &r->generation.max_tokens, "max_tokens", 1, context);
   c.Integer(body, "max_completion_tokens", &r->generation.max_tokens, "max_completion_tokens", 1, context);
+  if (const json* rf = c.Get(body, "response_format")) {
+    const json* type = rf->is_object() ? c.Get(*rf, "type") : nullptr;
+    if (type == nullptr || !type->is_string()) return c.Fail("response_format", "'response_format' must be {\"type\": ...}");
+    if (*type == "json_object") {
+      r->generation.json_only = true;
+    } else if (*type != "text") {
+      return c.Fail("response_format", "'response_format' type '" + type->get<std::string>() +
+                                           "' is not supported (text or json_object)");
+    }
+  }
   if (const json* so = c.Get(body, "stream_options")) {
     if (!so->is_object()) return c.Fail("stream_options", "'stream_options' must be an object");
     c.Bool(*so, "include_usage", &r->include_usage, "stream_options.include_usage");
@@ -192,6 +202,7 @@ void ParseOllama(ApiRequest* r, const json& body, Checker& c, int64_t context) {
   if (const json* f = c.Get(body, "format")) {
     if (!f->is_string() || f->get<std::string>() != "json") return c.Fail("format", "format must be \"json\" (schemas are not supported yet)");
     r->json_format = true;
+    r->generation.json_only = true;
   }
   if (const json* ka = c.Get(body, "keep_alive"); ka != nullptr && !ka->is_string() && !ka->is_number()) {
     return c.Fail("keep_alive", "keep_alive must be a duration such as \"5m\" or a number of seconds");

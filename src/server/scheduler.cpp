@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "engine/text_stream.h"
+#include "server/json_prefix.h"
 
 namespace riglm {
 namespace {
@@ -59,6 +61,8 @@ struct Scheduler::Slot {
   int64_t logits_row = -1;   // this step's row, or -1
   int32_t sampled = -1;      // this step's token
   TokenLogprob sampled_logprob;
+  std::unique_ptr<JsonPrefix> json;  // the output so far, when only JSON may come out
+  std::vector<float> masked;         // this step's logits with the tokens JSON forbids removed
   std::chrono::steady_clock::time_point arrived, started, first_token;
 };
 
@@ -76,7 +80,29 @@ Scheduler::Scheduler(const LlamaModel& model, const Tokenizer& tokenizer, Schedu
   metrics_.kv_cells_total = static_cast<uint64_t>(options_.parallel) * options_.context;
   metrics_.kv_bytes_total = KvCache::BytesPerPosition(model.config(), options_.kv_types) * model.config().block_count *
                             metrics_.kv_cells_total;
+  pieces_.resize(model.config().vocab_size);
+  for (int32_t id = 0; id < model.config().vocab_size; ++id) pieces_[id] = tokenizer.TokenToPiece(id);
   thread_ = std::thread([this] { Loop(); });
+}
+
+// -inf for every token whose text would leave `json` no longer the start of a JSON value (and
+// for end-of-generation until the value is complete). False when nothing is left.
+bool Scheduler::MaskForJson(const JsonPrefix& json, float* logits) const {
+  bool any = false;
+  for (size_t id = 0; id < pieces_.size(); ++id) {
+    bool allowed;
+    if (tokenizer_.vocab().IsEndOfGeneration(static_cast<int32_t>(id))) {
+      allowed = json.complete();
+    } else if (pieces_[id].empty()) {
+      allowed = false;
+    } else {
+      JsonPrefix next = json;
+      allowed = next.Feed(pieces_[id]);
+    }
+    if (!allowed) logits[id] = -std::numeric_limits<float>::infinity();
+    any = any || allowed;
+  }
+  return any;
 }
 
 Scheduler::~Scheduler() {
@@ -156,6 +182,7 @@ void Scheduler::Admit() {
     s.sampler = std::make_unique<Sampler>(s.request.sampling, static_cast<int32_t>(model_.config().vocab_size));
     for (int32_t t : s.request.prompt) s.sampler->Accept(t);
     s.text = std::make_unique<TextStream>(s.request.stop);
+    s.json = s.request.json_only ? std::make_unique<JsonPrefix>() : nullptr;
     s.prompt_done = 0;
     s.position = 0;
     s.last_token = -1;
@@ -243,6 +270,14 @@ void Scheduler::Step() {
     for (int64_t i = begin; i < end; ++i) {
       Slot& s = *sampling_[i];
       const float* row = logits_.data() + s.logits_row * vocab;
+      if (s.json) {
+        s.masked.assign(row, row + vocab);
+        if (!MaskForJson(*s.json, s.masked.data())) {
+          s.sampled = -1;
+          continue;
+        }
+        row = s.masked.data();
+      }
       s.sampled = s.sampler->Sample(row);
       if (s.request.logprobs >= 0) s.sampled_logprob = LogprobOf(row, vocab, s.sampled, s.request.logprobs);
     }
@@ -255,6 +290,10 @@ void Scheduler::Step() {
       continue;
     }
     const int32_t token = s.sampled;
+    if (token < 0) {  // the JSON constraint left nothing to choose
+      Finish(s, StopReason::kEndOfGeneration);
+      continue;
+    }
     s.sampler->Accept(token);
     if (s.generated == 0) s.first_token = std::chrono::steady_clock::now();
     ++s.generated;
@@ -267,7 +306,10 @@ void Scheduler::Step() {
     e.text = s.text->Push(tokenizer_.TokenToPiece(token));
     if (s.request.logprobs >= 0) e.logprobs.push_back(std::move(s.sampled_logprob));
     if (!e.text.empty() || !e.logprobs.empty()) s.handle->Post(std::move(e));
-    if (s.text->stopped()) {
+    if (s.json) s.json->Feed(pieces_[token]);
+    if (s.json && s.json->complete()) {
+      Finish(s, StopReason::kEndOfGeneration);
+    } else if (s.text->stopped()) {
       Finish(s, StopReason::kStopString);
     } else if (s.request.max_tokens >= 0 && s.generated >= s.request.max_tokens) {
       Finish(s, StopReason::kMaxTokens);

@@ -23,12 +23,15 @@
 
 namespace riglm {
 
+class JsonPrefix;
+
 struct GenerationRequest {
   std::vector<int32_t> prompt;
   SamplingParams sampling;
   int64_t max_tokens = -1;  // -1: until end of generation or the context is full
   std::vector<std::string> stop;
   int logprobs = -1;  // -1: none; else report each token's log-probability and this many alternatives
+  bool json_only = false;  // only tokens that keep the output a JSON value; it ends with the value
 };
 
 // A generated token's log-probability under the model (raw logits, temperature 1), with the
@@ -121,7 +124,8 @@ class Scheduler {
   void Admit();
   void Step();
   void Finish(Slot& slot, StopReason reason, Status error = Status::Ok());
-  void UpdateCacheMetrics();  // from the scheduler thread, which alone touches the slots
+  void UpdateCacheMetrics();
+  bool MaskForJson(const JsonPrefix& json, float* logits) const;  // from the scheduler thread, which alone touches the slots
 
   const LlamaModel& model_;
   const Tokenizer& tokenizer_;
@@ -137,6 +141,7 @@ class Scheduler {
   Batch batch_;
   std::vector<float> logits_;
   std::vector<Slot*> sampling_;
+  std::vector<std::string> pieces_;  // every token's text, for the JSON constraint
   std::thread thread_;
 };
 
