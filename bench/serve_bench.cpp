@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   }
   const int tokens = argc > 2 ? std::atoi(argv[2]) : 128;
   const int threads = argc > 3 ? std::atoi(argv[3]) : 0;
-  ServedModel served;
+  auto owned = std::make_unique<ServedModel>();
+  ServedModel& served = *owned;
   auto model = LlamaModel::Load(argv[1]);
   if (!model.ok()) return std::fprintf(stderr, "%s\n", model.status().ToString().c_str()), 1;
   served.name = "bench";
@@ -37,7 +38,8 @@ int main(int argc, char** argv) {
   served.scheduler = std::make_unique<Scheduler>(*served.model, *served.tokenizer, options);
   ServerOptions server_options;
   server_options.port = 0;
-  HttpServer server(served, server_options);
+  ModelRegistry registry(std::move(owned));
+  HttpServer server(registry, server_options);
   if (!server.Start().ok()) return 1;
   std::freopen("/dev/null", "w", stderr);  // the per-request log lines
 

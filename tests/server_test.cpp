@@ -23,32 +23,39 @@ using json = nlohmann::json;
 
 class ServerTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    served_ = new ServedModel();
-    auto model = LlamaModel::Load(testing::Stories260KPath());
-    ASSERT_TRUE(model.ok());
-    served_->name = "stories260K";
-    served_->path = testing::Stories260KPath();
-    served_->model = std::move(*model);
-    auto tokenizer = Tokenizer::FromGguf(served_->model->gguf());
-    ASSERT_TRUE(tokenizer.ok());
-    served_->tokenizer = std::move(tokenizer).value();
+  // The served model as the server loads it (again after an unload).
+  static Result<std::unique_ptr<ServedModel>> LoadServed(const std::string& name, const std::string& path) {
+    auto served = std::make_unique<ServedModel>();
+    RIGLM_ASSIGN_OR_RETURN(served->model, LlamaModel::Load(path));
+    RIGLM_ASSIGN_OR_RETURN(served->tokenizer, Tokenizer::FromGguf(served->model->gguf()));
+    served->name = name;
+    served->path = path;
     SchedulerOptions options;
     options.parallel = 4;
     options.context = 512;
     options.threads = 2;
     options.max_queue = 32;
-    served_->scheduler = std::make_unique<Scheduler>(*served_->model, *served_->tokenizer, options);
-    served_->loaded_at = std::chrono::system_clock::now();
+    served->scheduler = std::make_unique<Scheduler>(*served->model, *served->tokenizer, options);
+    return served;
+  }
+
+  static void SetUpTestSuite() {
+    auto reference = LlamaModel::Load(testing::Stories260KPath());
+    ASSERT_TRUE(reference.ok());
+    reference_ = reference->release();
+    registry_ = new ModelRegistry({{"stories260K", testing::Stories260KPath()}}, LoadServed);
+    ASSERT_TRUE(registry_->LoadAll().ok());
     ServerOptions server_options;
     server_options.port = 0;
     server_options.max_body_bytes = 1 << 20;
-    server_ = new HttpServer(*served_, server_options);
+    server_options.max_tokens_limit = 512;
+    server_ = new HttpServer(*registry_, server_options);
     ASSERT_TRUE(server_->Start().ok());
   }
   static void TearDownTestSuite() {
     delete server_;
-    delete served_;
+    delete registry_;
+    delete reference_;
   }
 
   static httplib::Client Client() {
@@ -87,15 +94,17 @@ class ServerTest : public ::testing::Test {
     return text;
   }
 
-  static ServedModel* served_;
+  static LlamaModel* reference_;  // the same file, for expected outputs
+  static ModelRegistry* registry_;
   static HttpServer* server_;
 };
 
-ServedModel* ServerTest::served_ = nullptr;
+LlamaModel* ServerTest::reference_ = nullptr;
+ModelRegistry* ServerTest::registry_ = nullptr;
 HttpServer* ServerTest::server_ = nullptr;
 
 TEST_F(ServerTest, GreedyCompletionEqualsRiglmRun) {
-  const std::string want = testing::GreedyText(*served_->model, "Once upon a time", 60);
+  const std::string want = testing::GreedyText(*reference_, "Once upon a time", 60);
   const json r = Post("/v1/completions", {{"model", "stories260K"}, {"prompt", "Once upon a time"}, {"max_tokens", 60}, {"temperature", 0}});
   ASSERT_TRUE(r.contains("choices")) << r.dump();
   EXPECT_EQ(r["choices"][0]["text"], want);
@@ -139,7 +148,7 @@ TEST_F(ServerTest, BadInputGetsClearErrorsAndTheServerKeepsServing) {
       {"/v1/completions", "[1,2]", 400, "JSON object"},
       {"/v1/completions", "{}", 400, "'prompt' is required"},
       {"/v1/completions", R"({"prompt": 5})", 400, "'prompt' must be a string"},
-      {"/v1/completions", R"({"prompt": "hi", "model": "llama-9000"})", 404, "not loaded"},
+      {"/v1/completions", R"({"prompt": "hi", "model": "llama-9000"})", 404, "not found (this server has: stories260K)"},
       {"/v1/completions", R"({"prompt": "hi", "model": 7})", 400, "'model' must be a string"},
       {"/v1/completions", R"({"prompt": "hi", "max_tokens": 0})", 400, "'max_tokens' must be between 1"},
       {"/v1/completions", R"({"prompt": "hi", "max_tokens": 100000000})", 400, "'max_tokens' must be between"},
@@ -162,7 +171,7 @@ TEST_F(ServerTest, BadInputGetsClearErrorsAndTheServerKeepsServing) {
       {"/v1/chat/completions", R"({"messages": [{"role": "user"}]})", 400, "messages[0].content"},
       {"/v1/chat/completions", R"({"messages": ["hi"]})", 400, "must be an object"},
       {"/api/generate", R"({"prompt": "hi"})", 400, "model is required"},
-      {"/api/generate", R"({"model": "nope", "prompt": "hi"})", 404, "not loaded"},
+      {"/api/generate", R"({"model": "nope", "prompt": "hi"})", 404, "not found"},
       {"/api/generate", R"({"model": "stories260K", "prompt": "hi", "options": {"temperature": "x"}})", 400, "options.temperature"},
       {"/api/generate", R"({"model": "stories260K", "prompt": "hi", "options": []})", 400, "options must be an object"},
       {"/api/chat", R"({"model": "stories260K", "messages": "hi"})", 400, "non-empty array"},
@@ -188,7 +197,7 @@ TEST_F(ServerTest, BadInputGetsClearErrorsAndTheServerKeepsServing) {
   EXPECT_EQ(huge->status, 413);
   // Still serving, correctly.
   const json ok = Post("/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 10}, {"temperature", 0}});
-  EXPECT_EQ(ok["choices"][0]["text"], testing::GreedyText(*served_->model, "Once upon a time", 10));
+  EXPECT_EQ(ok["choices"][0]["text"], testing::GreedyText(*reference_, "Once upon a time", 10));
 }
 
 TEST_F(ServerTest, ClientThatDropsMidStreamFreesItsSequence) {
@@ -270,6 +279,34 @@ TEST_F(ServerTest, JsonFormatGivesJson) {
   JsonPrefix prefix;
   EXPECT_TRUE(prefix.Feed(o["choices"][0]["message"]["content"].get<std::string>())) << o.dump();
   std::printf("[   INFO   ] %d of 6 JSON answers completed within 120 tokens\n", complete);
+}
+
+// keep_alive 0 unloads the model once its request is done; the next request loads it again.
+TEST_F(ServerTest, KeepAliveUnloadsAndRequestsReload) {
+  const json r = Post("/api/generate", {{"model", "stories260K"}, {"prompt", "Once"}, {"stream", false}, {"keep_alive", 0},
+                                        {"options", {{"num_predict", 3}}}});
+  EXPECT_EQ(r["eval_count"], 3) << r.dump();
+  json ps;
+  for (int i = 0; i < 50; ++i) {
+    ps = json::parse(Client().Get("/api/ps")->body);
+    if (ps["models"].empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(ps["models"].empty()) << ps.dump();
+  EXPECT_NE(Client().Get("/metrics")->body.find("riglm_model_loaded{model=\"stories260K\"} 0"), std::string::npos);
+  // Still listed, and loaded again on demand.
+  EXPECT_EQ(json::parse(Client().Get("/api/tags")->body)["models"].size(), 1u);
+  const json again = Post("/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 10}, {"temperature", 0}});
+  EXPECT_EQ(again["choices"][0]["text"], testing::GreedyText(*reference_, "Once upon a time", 10));
+  ps = json::parse(Client().Get("/api/ps")->body);
+  EXPECT_EQ(ps["models"].size(), 1u);
+  // A load request (no prompt) answers at once; malformed keep_alive is refused.
+  const json load = Post("/api/generate", {{"model", "stories260K"}});
+  EXPECT_EQ(load["done_reason"], "load");
+  int status = 0;
+  const json bad = Post("/api/generate", {{"model", "stories260K"}, {"prompt", "x"}, {"keep_alive", "soon"}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(bad["error"].get<std::string>().find("not a duration"), std::string::npos) << bad.dump();
 }
 
 TEST_F(ServerTest, ListingsAndHealth) {

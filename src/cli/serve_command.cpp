@@ -1,5 +1,7 @@
 // riglm serve: the model stays resident and answers the OpenAI and Ollama APIs.
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -8,19 +10,22 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "device/device.h"
 #include "server/http_server.h"
+#include "util/strings.h"
 
 namespace riglm::cli {
 namespace {
 
 struct ServeFlags {
-  std::string model_path;
-  std::string alias;
+  std::vector<std::string> model_paths;
+  std::vector<std::string> aliases;
   ServerOptions server;
   int parallel = 4;
-  int64_t context = 4096;
+  int64_t context = 0;
   int threads = 0;
   int max_queue = 64;
+  std::string keep_alive = "-1";
   KvCacheFlags kv_cache;
   LoadFlags load;
 };
@@ -34,45 +39,79 @@ std::string NameFromPath(const std::string& path) {
   return name;
 }
 
-int RunServe(ServeFlags flags) {
-  if (flags.parallel < 1 || flags.parallel > 256) return ReportError(InvalidArgument("--parallel must be 1 to 256"));
-  if (flags.server.api_key.empty()) {
-    if (const char* key = std::getenv("RIGLM_API_KEY")) flags.server.api_key = key;
-  }
-  auto loaded = LoadModel(flags.model_path, flags.load);
-  if (!loaded.ok()) return ReportError(loaded.status());
-  ServedModel served;
-  served.name = flags.alias.empty() ? NameFromPath(flags.model_path) : flags.alias;
-  served.path = flags.model_path;
-  served.model = std::move(loaded->model);
-  served.tokenizer = std::move(loaded->tokenizer);
+uint64_t AvailableHostBytes() {
+  const DeviceInfo cpu = CpuDevice();
+  return cpu.usable_bytes();
+}
+
+// Loads one model with its tokenizer, chat template and scheduler, after checking that its KV
+// cache (and repacked weights) fit the memory the host has left.
+Result<std::unique_ptr<ServedModel>> LoadServed(const ServeFlags& flags, const std::string& name, const std::string& path) {
+  RIGLM_ASSIGN_OR_RETURN(LoadedModel loaded, LoadModel(path, flags.load));
+  auto served = std::make_unique<ServedModel>();
+  served->name = name;
+  served->path = path;
+  served->model = std::move(loaded.model);
+  served->tokenizer = std::move(loaded.tokenizer);
   bool fallback = true;
-  auto chat_template = ChatTemplate::FromGguf(served.model->gguf(), &fallback);
+  auto chat_template = ChatTemplate::FromGguf(served->model->gguf(), &fallback);
   if (chat_template.ok()) {
-    served.chat_template = std::move(*chat_template);
-    served.has_own_template = !fallback;
-    served.template_source = served.chat_template.source();
+    served->chat_template = std::move(*chat_template);
+    served->has_own_template = !fallback;
+    served->template_source = served->chat_template.source();
   }
-  const int64_t ctx = ChooseContext(flags.context, served.model->config());
-  auto kv_types = ResolveKvCacheTypes(flags.kv_cache, served.model->config());
-  if (!kv_types.ok()) return ReportError(kv_types.status());
-  auto stages = PlanStages(*served.model, flags.load, ctx * flags.parallel, *kv_types);
-  if (!stages.ok()) return ReportError(stages.status());
+  const int64_t ctx = ChooseContext(flags.context, served->model->config());
+  RIGLM_ASSIGN_OR_RETURN(KvCacheTypes kv_types, ResolveKvCacheTypes(flags.kv_cache, served->model->config()));
+  const uint64_t kv_bytes = KvCache::BytesPerPosition(served->model->config(), kv_types) *
+                            static_cast<uint64_t>(served->model->config().block_count) * ctx * flags.parallel;
+  const uint64_t available = AvailableHostBytes();
+  if (kv_bytes > available) {
+    return OutOfMemory("'" + name + "' needs " + FormatBytes(kv_bytes) + " of KV cache (" + std::to_string(flags.parallel) +
+                       " x " + std::to_string(ctx) + " tokens) and " + FormatBytes(available) +
+                       " of memory is free; use a smaller --ctx or --parallel, or unload another model");
+  }
+  RIGLM_ASSIGN_OR_RETURN(std::vector<PipelineStage> stages, PlanStages(*served->model, flags.load, ctx * flags.parallel, kv_types));
   SchedulerOptions options;
   options.parallel = flags.parallel;
   options.context = ctx;
   options.threads = flags.threads;
   options.max_queue = flags.max_queue;
-  options.kv_types = *kv_types;
-  options.stages = *stages;
-  served.scheduler = std::make_unique<Scheduler>(*served.model, *served.tokenizer, options);
-  served.loaded_at = std::chrono::system_clock::now();
+  options.kv_types = kv_types;
+  options.stages = std::move(stages);
+  served->scheduler = std::make_unique<Scheduler>(*served->model, *served->tokenizer, options);
+  std::fprintf(stderr, "riglm: loaded '%s' (%d parallel sequences of %lld tokens)\n", name.c_str(), flags.parallel,
+               static_cast<long long>(ctx));
+  return served;
+}
 
-  HttpServer server(served, flags.server);
+int RunServe(ServeFlags flags) {
+  if (flags.parallel < 1 || flags.parallel > 256) return ReportError(InvalidArgument("--parallel must be 1 to 256"));
+  if (!flags.aliases.empty() && flags.aliases.size() != flags.model_paths.size()) {
+    return ReportError(InvalidArgument("give one --alias per --model, or none"));
+  }
+  if (flags.server.api_key.empty()) {
+    if (const char* key = std::getenv("RIGLM_API_KEY")) flags.server.api_key = key;
+  }
+  auto keep_alive = ParseKeepAlive(flags.keep_alive);
+  if (!keep_alive.ok()) return ReportError(keep_alive.status());
+  std::vector<std::pair<std::string, std::string>> models;
+  for (size_t i = 0; i < flags.model_paths.size(); ++i) {
+    const std::string name = flags.aliases.empty() ? NameFromPath(flags.model_paths[i]) : flags.aliases[i];
+    for (const auto& [other, path] : models) {
+      if (other == name) return ReportError(InvalidArgument("two models are named '" + name + "'; give --alias for each"));
+    }
+    models.push_back({name, flags.model_paths[i]});
+  }
+  ModelRegistry registry(
+      models, [&flags](const std::string& name, const std::string& path) { return LoadServed(flags, name, path); },
+      std::isnan(*keep_alive) ? -1.0 : *keep_alive);
+  if (Status s = registry.LoadAll(); !s.ok()) return ReportError(s);
+  flags.server.max_tokens_limit = std::max<int64_t>(flags.context, 1);
+  if (flags.context <= 0) flags.server.max_tokens_limit = 1 << 20;  // each model's own context bounds it
+  HttpServer server(registry, flags.server);
   if (Status s = server.Start(); !s.ok()) return ReportError(s);
-  std::fprintf(stderr, "riglm: serving '%s' on http://%s:%d (%d parallel sequences of %lld tokens%s)\n",
-               served.name.c_str(), flags.server.host.c_str(), server.port(), flags.parallel,
-               static_cast<long long>(ctx), flags.server.api_key.empty() ? "" : ", API key required");
+  std::fprintf(stderr, "riglm: serving %s on http://%s:%d%s\n", registry.Names().c_str(), flags.server.host.c_str(),
+               server.port(), flags.server.api_key.empty() ? "" : " (API key required)");
   std::signal(SIGINT, OnStopSignal);
   std::signal(SIGTERM, OnStopSignal);
   while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -90,8 +129,11 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
       "Endpoints: POST /v1/completions, /v1/chat/completions, GET /v1/models (OpenAI);\n"
       "POST /api/generate, /api/chat, /api/show, GET /api/tags, /api/ps, /api/version (Ollama);\n"
       "GET /health, /metrics (Prometheus). The API key may also come from RIGLM_API_KEY.");
-  cmd->add_option("-m,--model", flags->model_path, "GGUF model: a path or an http(s) URL")->required();
-  cmd->add_option("--alias", flags->alias, "the name clients use (default: the file name without .gguf)");
+  cmd->add_option("-m,--model", flags->model_paths, "GGUF model: a path or an http(s) URL (repeatable)")->required();
+  cmd->add_option("--alias", flags->aliases, "the name clients use, one per --model (default: the file name)");
+  cmd->add_option("--keep-alive", flags->keep_alive,
+                  "unload a model this long after its last request (5m, 1h, 0; -1: never). Requests may set keep_alive")
+      ->capture_default_str();
   cmd->add_option("--host", flags->server.host, "address to listen on (0.0.0.0: the whole network)")->capture_default_str();
   cmd->add_option("--port", flags->server.port, "port (11434 is where Ollama clients look)")->capture_default_str();
   cmd->add_option("--api-key", flags->server.api_key, "require Authorization: Bearer <key>");

@@ -1,5 +1,7 @@
 #include "server/api.h"
 
+#include "server/model_registry.h"
+
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -204,8 +206,12 @@ void ParseOllama(ApiRequest* r, const json& body, Checker& c, int64_t context) {
     r->json_format = true;
     r->generation.json_only = true;
   }
-  if (const json* ka = c.Get(body, "keep_alive"); ka != nullptr && !ka->is_string() && !ka->is_number()) {
-    return c.Fail("keep_alive", "keep_alive must be a duration such as \"5m\" or a number of seconds");
+  if (const json* ka = c.Get(body, "keep_alive")) {
+    auto seconds = ka->is_number() ? Result<double>(ka->get<double>() < 0 ? -1.0 : ka->get<double>())
+                   : ka->is_string() ? ParseKeepAlive(ka->get<std::string>())
+                                     : Result<double>(InvalidArgument("keep_alive must be a duration such as \"5m\" or a number of seconds"));
+    if (!seconds.ok()) return c.Fail("keep_alive", seconds.status().message());
+    r->keep_alive_s = *seconds;
   }
   if (const json* o = c.Get(body, "options")) {
     if (!o->is_object()) return c.Fail("options", "options must be an object");

@@ -4,6 +4,7 @@
 // answered with a clear 4xx before it reaches the scheduler.
 #pragma once
 
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -32,6 +33,7 @@ struct ApiRequest {
   bool stream = false;
   bool include_usage = false;          // OpenAI stream_options.include_usage
   bool json_format = false;            // Ollama format: "json"
+  double keep_alive_s = std::numeric_limits<double>::quiet_NaN();  // Ollama keep_alive; NaN when absent
   GenerationRequest generation;        // sampling, max_tokens, stop (prompt tokens filled later)
 };
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 #include <thread>
 
 #include "server/api.h"
@@ -17,10 +18,10 @@ using json = nlohmann::ordered_json;
 
 class HttpServer::Impl {
  public:
-  Impl(ServedModel& model, ServerOptions options) : m_(model), o_(std::move(options)) {}
+  Impl(ModelRegistry& models, ServerOptions options) : models_(models), o_(std::move(options)) {}
 
   Status Start(int* port) {
-    const int threads = o_.http_threads > 0 ? o_.http_threads : 2 * m_.scheduler->options().parallel + 8;
+    const int threads = o_.http_threads > 0 ? o_.http_threads : 16;
     svr_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     svr_.set_payload_max_length(o_.max_body_bytes);
     svr_.set_read_timeout(o_.read_timeout_s, 0);
@@ -63,12 +64,6 @@ class HttpServer::Impl {
     return req.get_header_value("Authorization") == "Bearer " + o_.api_key;
   }
 
-  bool ModelKnown(const std::string& name) const {
-    if (name.empty() || name == m_.name) return true;
-    // Ollama clients append ":latest" to names without a tag.
-    return name == m_.name + ":latest";
-  }
-
   void Routes() {
     svr_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (!o_.cors_origin.empty()) {
@@ -106,24 +101,26 @@ class HttpServer::Impl {
       res.set_content(ToJsonText(json{{"version", RIGLM_VERSION}}), "application/json");
     });
     svr_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(ToJsonText(ModelsListBody(m_)), "application/json");
+      res.set_content(ToJsonText(ModelsListBody(models_.List())), "application/json");
     });
     svr_.Get("/api/tags", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(ToJsonText(OllamaTagsBody(m_)), "application/json");
+      res.set_content(ToJsonText(OllamaTagsBody(models_.List())), "application/json");
     });
     svr_.Get("/api/ps", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(ToJsonText(OllamaPsBody(m_)), "application/json");
+      res.set_content(ToJsonText(OllamaPsBody(models_.List())), "application/json");
     });
     svr_.Post("/api/show", [this](const httplib::Request& req, httplib::Response& res) {
       json body = json::parse(req.body, nullptr, false);
       std::string name;
       if (body.is_object()) name = body.value("model", body.value("name", std::string()));
       if (!body.is_object() || name.empty()) return SendError(req, res, {400, "model is required", "", "model"});
-      if (!ModelKnown(name)) return SendError(req, res, {404, "model '" + name + "' not found", "", "model"});
-      res.set_content(ToJsonText(OllamaShowBody(m_)), "application/json");
+      auto model = models_.Acquire(name);
+      if (!model.ok()) return SendError(req, res, AcquireError(model.status()));
+      res.set_content(ToJsonText(OllamaShowBody(**model)), "application/json");
+      models_.Release(name, std::numeric_limits<double>::quiet_NaN());
     });
     svr_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(MetricsText(m_, http_requests_.load(), http_errors_.load()), "text/plain; version=0.0.4");
+      res.set_content(MetricsText(models_.List(), http_requests_.load(), http_errors_.load()), "text/plain; version=0.0.4");
     });
     svr_.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
       Generate(ApiKind::kOpenAiCompletion, req, res);
@@ -148,23 +145,42 @@ class HttpServer::Impl {
     std::fputs(line, stderr);
   }
 
+  static ApiError AcquireError(const Status& s) {
+    if (s.code() == StatusCode::kNotFound) return {404, s.message(), "model_not_found", "model"};
+    return {503, "cannot load the model: " + s.message(), "", "model"};
+  }
+
   void Generate(ApiKind kind, const httplib::Request& req, httplib::Response& res) {
     ApiError error;
-    std::optional<ApiRequest> parsed = ParseApiRequest(kind, req.body, m_.scheduler->options().context, &error);
+    std::optional<ApiRequest> parsed = ParseApiRequest(kind, req.body, o_.max_tokens_limit, &error);
     if (!parsed) return SendError(req, res, error);
-    if (!ModelKnown(parsed->model)) {
-      return SendError(req, res, {404, "model '" + parsed->model + "' is not loaded (this server has '" + m_.name + "')",
-                                  "model_not_found", "model"});
+    auto model = models_.Acquire(parsed->model);
+    if (!model.ok()) return SendError(req, res, AcquireError(model.status()));
+    const std::string name = (*model)->name;
+    const double keep_alive = parsed->keep_alive_s;
+    auto release = [this, name, keep_alive] { models_.Release(name, keep_alive); };
+    // Ollama's way to load or unload a model: a generate request without a prompt.
+    if (kind == ApiKind::kOllamaGenerate && parsed->prompt.empty() && parsed->system.empty()) {
+      const bool unload = keep_alive == 0;
+      release();
+      res.set_content(ToJsonText({{"model", name}, {"created_at", ""}, {"response", ""}, {"done", true},
+                                  {"done_reason", unload ? "unload" : "load"}}),
+                      "application/json");
+      return;
     }
-    auto prompt = BuildPrompt(m_, *parsed);
-    if (!prompt.ok()) return SendError(req, res, {400, prompt.status().message(), "", ""});
+    auto prompt = BuildPrompt(**model, *parsed);
+    if (!prompt.ok()) {
+      release();
+      return SendError(req, res, {400, prompt.status().message(), "", ""});
+    }
     parsed->generation.prompt = std::move(*prompt);
-    auto handle = m_.scheduler->Submit(parsed->generation);
+    auto handle = (*model)->scheduler->Submit(parsed->generation);
     if (!handle.ok()) {
+      release();
       const int status = handle.status().code() == StatusCode::kUnavailable ? 503 : 400;
       return SendError(req, res, {status, handle.status().message(), "", ""});
     }
-    auto stream = std::make_shared<ResponseStream>(m_, *parsed, *handle);
+    auto stream = std::make_shared<ResponseStream>(*model, *parsed, *handle, release);
     if (!parsed->stream) {
       auto [status, body] = stream->Collect();
       res.status = status;
@@ -189,15 +205,15 @@ class HttpServer::Impl {
         });
   }
 
-  ServedModel& m_;
+  ModelRegistry& models_;
   ServerOptions o_;
   httplib::Server svr_;
   std::thread thread_;
   std::atomic<uint64_t> http_requests_{0}, http_errors_{0};
 };
 
-HttpServer::HttpServer(ServedModel& model, ServerOptions options)
-    : impl_(std::make_unique<Impl>(model, std::move(options))) {}
+HttpServer::HttpServer(ModelRegistry& models, ServerOptions options)
+    : impl_(std::make_unique<Impl>(models, std::move(options))) {}
 
 HttpServer::~HttpServer() { Stop(); }
 

@@ -8,24 +8,9 @@
 #include <memory>
 #include <string>
 
-#include "model/llama_model.h"
-#include "server/scheduler.h"
-#include "template/chat_template.h"
-#include "tokenizer/tokenizer.h"
+#include "server/model_registry.h"
 
 namespace riglm {
-
-struct ServedModel {
-  std::string name;  // how clients name it: the file name without .gguf
-  std::string path;
-  std::unique_ptr<LlamaModel> model;
-  std::unique_ptr<Tokenizer> tokenizer;
-  ChatTemplate chat_template = ChatTemplate::ChatMl();
-  bool has_own_template = false;  // false: the GGUF had none and ChatML stands in
-  std::string template_source;
-  std::unique_ptr<Scheduler> scheduler;
-  std::chrono::system_clock::time_point loaded_at;
-};
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -35,11 +20,12 @@ struct ServerOptions {
   size_t max_body_bytes = 8u << 20;  // larger bodies get 413
   int http_threads = 0;              // 0: 2 x parallel + 8
   int read_timeout_s = 30;           // slow or half-open clients
+  int64_t max_tokens_limit = 4096;   // bounds max_tokens / num_predict (the context per sequence)
 };
 
 class HttpServer {
  public:
-  HttpServer(ServedModel& model, ServerOptions options);
+  HttpServer(ModelRegistry& models, ServerOptions options);
   ~HttpServer();
   // Binds and serves on a background thread; returns once listening (or the bind error).
   Status Start();

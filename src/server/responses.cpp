@@ -110,8 +110,10 @@ Result<std::vector<int32_t>> BuildPrompt(const ServedModel& m, const ApiRequest&
   return tokens;
 }
 
-ResponseStream::ResponseStream(const ServedModel& model, const ApiRequest& request, std::shared_ptr<RequestHandle> handle)
-    : model_(model),
+ResponseStream::ResponseStream(std::shared_ptr<ServedModel> model, const ApiRequest& request,
+                               std::shared_ptr<RequestHandle> handle, std::function<void()> on_finish)
+    : model_(std::move(model)),
+      on_finish_(std::move(on_finish)),
       kind_(request.kind),
       include_usage_(request.include_usage),
       want_logprobs_(request.generation.logprobs >= 0 && !IsOllama(request.kind)),
@@ -121,6 +123,7 @@ ResponseStream::ResponseStream(const ServedModel& model, const ApiRequest& reque
 
 ResponseStream::~ResponseStream() {
   if (!finished_) handle_->Cancel();
+  if (on_finish_) on_finish_();
 }
 
 std::string ResponseStream::Frame(const json& j) const {
@@ -131,16 +134,16 @@ json ResponseStream::Piece(const std::string& text) const {
   const std::string now = Rfc3339(std::chrono::system_clock::now());
   switch (kind_) {
     case ApiKind::kOllamaGenerate:
-      return {{"model", model_.name}, {"created_at", now}, {"response", text}, {"done", false}};
+      return {{"model", model_->name}, {"created_at", now}, {"response", text}, {"done", false}};
     case ApiKind::kOllamaChat:
-      return {{"model", model_.name}, {"created_at", now}, {"message", {{"role", "assistant"}, {"content", text}}}, {"done", false}};
+      return {{"model", model_->name}, {"created_at", now}, {"message", {{"role", "assistant"}, {"content", text}}}, {"done", false}};
     case ApiKind::kOpenAiChat:
-      return {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", model_.name},
+      return {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", model_->name},
               {"choices", json::array({{{"index", 0}, {"delta", {{"content", text}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}})}};
     case ApiKind::kOpenAiCompletion:
       break;
   }
-  return {{"id", id_}, {"object", "text_completion"}, {"created", created_}, {"model", model_.name},
+  return {{"id", id_}, {"object", "text_completion"}, {"created", created_}, {"model", model_->name},
           {"choices", json::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", nullptr}}})}};
 }
 
@@ -239,12 +242,12 @@ std::pair<int, json> ResponseStream::Collect() {
   }
   json body;
   if (kind_ == ApiKind::kOpenAiChat) {
-    body = {{"id", id_}, {"object", "chat.completion"}, {"created", created_}, {"model", model_.name},
+    body = {{"id", id_}, {"object", "chat.completion"}, {"created", created_}, {"model", model_->name},
             {"choices", json::array({{{"index", 0}, {"message", {{"role", "assistant"}, {"content", text}}},
                                       {"logprobs", nullptr}, {"finish_reason", reason}}})},
             {"usage", Usage(e)}};
   } else {
-    body = {{"id", id_}, {"object", "text_completion"}, {"created", created_}, {"model", model_.name},
+    body = {{"id", id_}, {"object", "text_completion"}, {"created", created_}, {"model", model_->name},
             {"choices", json::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", reason}}})},
             {"usage", Usage(e)}};
   }
@@ -253,7 +256,7 @@ std::pair<int, json> ResponseStream::Collect() {
 }
 
 json ResponseStream::Logprobs(const std::vector<TokenLogprob>& tokens) {
-  auto piece = [&](int32_t id) { return model_.tokenizer->TokenToPiece(id); };
+  auto piece = [&](int32_t id) { return model_->tokenizer->TokenToPiece(id); };
   auto bytes = [](const std::string& s) {
     json b = json::array();
     for (unsigned char ch : s) b.push_back(static_cast<int>(ch));
@@ -283,29 +286,40 @@ json ResponseStream::Logprobs(const std::vector<TokenLogprob>& tokens) {
   return out;
 }
 
-json ModelsListBody(const ServedModel& m) {
-  const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(m.loaded_at.time_since_epoch()).count();
-  return {{"object", "list"},
-          {"data", json::array({{{"id", m.name}, {"object", "model"}, {"created", created}, {"owned_by", "riglm"}}})}};
+json ModelsListBody(const std::vector<ModelRegistry::Entry>& models) {
+  json data = json::array();
+  for (const auto& e : models) {
+    const auto loaded = e.model ? e.model->loaded_at : std::chrono::system_clock::now();
+    data.push_back({{"id", e.name}, {"object", "model"},
+                    {"created", std::chrono::duration_cast<std::chrono::seconds>(loaded.time_since_epoch()).count()},
+                    {"owned_by", "riglm"}});
+  }
+  return {{"object", "list"}, {"data", data}};
 }
 
-json OllamaTagsBody(const ServedModel& m) {
-  return {{"models", json::array({{{"name", m.name + ":latest"},
-                                   {"model", m.name + ":latest"},
-                                   {"modified_at", Rfc3339(m.loaded_at)},
-                                   {"size", m.model->gguf().file_size_bytes()},
-                                   {"digest", ""},
-                                   {"details", Details(m)}}})}};
+json OllamaTagsBody(const std::vector<ModelRegistry::Entry>& models) {
+  json list = json::array();
+  for (const auto& e : models) {
+    json m = {{"name", e.name + ":latest"}, {"model", e.name + ":latest"},
+              {"modified_at", Rfc3339(e.model ? e.model->loaded_at : std::chrono::system_clock::now())},
+              {"size", e.file_bytes}, {"digest", ""}};
+    m["details"] = e.model ? Details(*e.model) : json{{"format", "gguf"}};
+    list.push_back(m);
+  }
+  return {{"models", list}};
 }
 
-json OllamaPsBody(const ServedModel& m) {
-  return {{"models", json::array({{{"name", m.name + ":latest"},
-                                   {"model", m.name + ":latest"},
-                                   {"size", m.model->gguf().file_size_bytes()},
-                                   {"digest", ""},
-                                   {"details", Details(m)},
-                                   {"expires_at", "0001-01-01T00:00:00Z"},  // resident until the server stops
-                                   {"size_vram", 0}}})}};
+json OllamaPsBody(const std::vector<ModelRegistry::Entry>& models) {
+  json list = json::array();
+  for (const auto& e : models) {
+    if (!e.model) continue;
+    const bool forever = e.expires_at == ModelRegistry::Clock::time_point::max();
+    list.push_back({{"name", e.name + ":latest"}, {"model", e.name + ":latest"}, {"size", e.file_bytes}, {"digest", ""},
+                    {"details", Details(*e.model)},
+                    {"expires_at", forever ? std::string("0001-01-01T00:00:00Z") : Rfc3339(e.expires_at)},
+                    {"size_vram", 0}});
+  }
+  return {{"models", list}};
 }
 
 json OllamaShowBody(const ServedModel& m) {
@@ -326,40 +340,69 @@ json OllamaShowBody(const ServedModel& m) {
           {"capabilities", json::array({"completion"})}};
 }
 
-std::string MetricsText(const ServedModel& m, uint64_t http_requests, uint64_t http_errors) {
-  const SchedulerMetrics s = m.scheduler->Metrics();
+std::string MetricsText(const std::vector<ModelRegistry::Entry>& models, uint64_t http_requests, uint64_t http_errors) {
   std::string out;
   char line[512];
-  auto metric = [&](const char* name, const char* type, const char* help, double value) {
-    std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s{model=\"%s\"} %.17g\n", name, help, name, type, name,
-                  m.name.c_str(), value);
-    out += line;
-  };
-  metric("riglm_http_requests_total", "counter", "HTTP requests answered", static_cast<double>(http_requests));
-  metric("riglm_http_errors_total", "counter", "HTTP requests answered with 4xx or 5xx", static_cast<double>(http_errors));
-  metric("riglm_requests_total", "counter", "generation requests accepted", static_cast<double>(s.requests_total));
-  metric("riglm_requests_rejected_total", "counter", "generation requests refused because the queue was full",
-         static_cast<double>(s.requests_rejected));
-  metric("riglm_requests_cancelled_total", "counter", "generation requests cancelled because the client went away",
-         static_cast<double>(s.requests_cancelled));
-  metric("riglm_prompt_tokens_total", "counter", "prompt tokens processed", static_cast<double>(s.prompt_tokens_total));
-  metric("riglm_generated_tokens_total", "counter", "tokens generated", static_cast<double>(s.generated_tokens_total));
-  metric("riglm_generation_tokens_per_second", "gauge", "tokens generated per second of engine time",
-         s.busy_seconds > 0 ? static_cast<double>(s.generated_tokens_total) / s.busy_seconds : 0.0);
-  metric("riglm_active_sequences", "gauge", "sequences being generated", s.active);
-  metric("riglm_queue_depth", "gauge", "requests waiting for a sequence slot", s.queued);
-  metric("riglm_sequence_slots", "gauge", "sequence slots (--parallel)", s.slots);
-  metric("riglm_kv_cache_cells_used", "gauge", "KV cache positions held by active sequences", static_cast<double>(s.kv_cells_used));
-  metric("riglm_kv_cache_cells_total", "gauge", "KV cache positions in all slots", static_cast<double>(s.kv_cells_total));
-  metric("riglm_kv_cache_usage_ratio", "gauge", "share of the KV cache in use",
-         s.kv_cells_total ? static_cast<double>(s.kv_cells_used) / static_cast<double>(s.kv_cells_total) : 0.0);
   std::snprintf(line, sizeof line,
-                "# HELP riglm_device_memory_bytes memory each device holds for the model\n"
-                "# TYPE riglm_device_memory_bytes gauge\n"
-                "riglm_device_memory_bytes{device=\"cpu\",use=\"weights\"} %llu\n"
-                "riglm_device_memory_bytes{device=\"cpu\",use=\"kv_cache\"} %llu\n",
-                static_cast<unsigned long long>(m.model->weight_bytes()), static_cast<unsigned long long>(s.kv_bytes_total));
+                "# HELP riglm_http_requests_total HTTP requests answered\n# TYPE riglm_http_requests_total counter\n"
+                "riglm_http_requests_total %llu\n"
+                "# HELP riglm_http_errors_total HTTP requests answered with 4xx or 5xx\n"
+                "# TYPE riglm_http_errors_total counter\nriglm_http_errors_total %llu\n",
+                static_cast<unsigned long long>(http_requests), static_cast<unsigned long long>(http_errors));
   out += line;
+  std::snprintf(line, sizeof line, "# HELP riglm_model_loaded 1 while the model is in memory\n# TYPE riglm_model_loaded gauge\n");
+  out += line;
+  for (const auto& e : models) {
+    std::snprintf(line, sizeof line, "riglm_model_loaded{model=\"%s\"} %d\n", e.name.c_str(), e.model ? 1 : 0);
+    out += line;
+  }
+  struct Metric {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const SchedulerMetrics&);
+  };
+  static const Metric kMetrics[] = {
+      {"riglm_requests_total", "counter", "generation requests accepted", [](const SchedulerMetrics& s) { return double(s.requests_total); }},
+      {"riglm_requests_rejected_total", "counter", "generation requests refused because the queue was full",
+       [](const SchedulerMetrics& s) { return double(s.requests_rejected); }},
+      {"riglm_requests_cancelled_total", "counter", "generation requests cancelled because the client went away",
+       [](const SchedulerMetrics& s) { return double(s.requests_cancelled); }},
+      {"riglm_prompt_tokens_total", "counter", "prompt tokens processed", [](const SchedulerMetrics& s) { return double(s.prompt_tokens_total); }},
+      {"riglm_generated_tokens_total", "counter", "tokens generated", [](const SchedulerMetrics& s) { return double(s.generated_tokens_total); }},
+      {"riglm_generation_tokens_per_second", "gauge", "tokens generated per second of engine time",
+       [](const SchedulerMetrics& s) { return s.busy_seconds > 0 ? double(s.generated_tokens_total) / s.busy_seconds : 0.0; }},
+      {"riglm_active_sequences", "gauge", "sequences being generated", [](const SchedulerMetrics& s) { return double(s.active); }},
+      {"riglm_queue_depth", "gauge", "requests waiting for a sequence slot", [](const SchedulerMetrics& s) { return double(s.queued); }},
+      {"riglm_sequence_slots", "gauge", "sequence slots (--parallel)", [](const SchedulerMetrics& s) { return double(s.slots); }},
+      {"riglm_kv_cache_cells_used", "gauge", "KV cache positions held by active sequences",
+       [](const SchedulerMetrics& s) { return double(s.kv_cells_used); }},
+      {"riglm_kv_cache_cells_total", "gauge", "KV cache positions in all slots", [](const SchedulerMetrics& s) { return double(s.kv_cells_total); }},
+      {"riglm_kv_cache_usage_ratio", "gauge", "share of the KV cache in use",
+       [](const SchedulerMetrics& s) { return s.kv_cells_total ? double(s.kv_cells_used) / double(s.kv_cells_total) : 0.0; }},
+  };
+  std::vector<std::pair<std::string, SchedulerMetrics>> loaded;
+  for (const auto& e : models) {
+    if (e.model) loaded.push_back({e.name, e.model->scheduler->Metrics()});
+  }
+  for (const Metric& m : kMetrics) {
+    std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.type);
+    out += line;
+    for (const auto& [name, s] : loaded) {
+      std::snprintf(line, sizeof line, "%s{model=\"%s\"} %.17g\n", m.name, name.c_str(), m.value(s));
+      out += line;
+    }
+  }
+  out += "# HELP riglm_device_memory_bytes memory each device holds for the model\n# TYPE riglm_device_memory_bytes gauge\n";
+  for (const auto& e : models) {
+    if (!e.model) continue;
+    std::snprintf(line, sizeof line,
+                  "riglm_device_memory_bytes{model=\"%s\",device=\"cpu\",use=\"weights\"} %llu\n"
+                  "riglm_device_memory_bytes{model=\"%s\",device=\"cpu\",use=\"kv_cache\"} %llu\n",
+                  e.name.c_str(), static_cast<unsigned long long>(e.model->model->weight_bytes()), e.name.c_str(),
+                  static_cast<unsigned long long>(e.model->scheduler->Metrics().kv_bytes_total));
+    out += line;
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@
 // responses in each API's shape, model listings, and Prometheus metrics.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -24,7 +25,9 @@ Result<std::vector<int32_t>> BuildPrompt(const ServedModel& model, const ApiRequ
 // Turns a request's events into the body its API expects.
 class ResponseStream {
  public:
-  ResponseStream(const ServedModel& model, const ApiRequest& request, std::shared_ptr<RequestHandle> handle);
+  // Holds the model while the response lasts; `on_finish` runs when the stream is destroyed.
+  ResponseStream(std::shared_ptr<ServedModel> model, const ApiRequest& request, std::shared_ptr<RequestHandle> handle,
+                 std::function<void()> on_finish);
   ~ResponseStream();
   // The next piece of a streamed body (possibly empty when nothing arrived yet); true after the
   // last piece.
@@ -41,7 +44,8 @@ class ResponseStream {
   // OpenAI's logprobs object for these tokens (completion or chat shape).
   nlohmann::ordered_json Logprobs(const std::vector<TokenLogprob>& tokens);
 
-  const ServedModel& model_;
+  std::shared_ptr<ServedModel> model_;
+  std::function<void()> on_finish_;
   ApiKind kind_;
   bool include_usage_;
   bool want_logprobs_;
@@ -53,10 +57,10 @@ class ResponseStream {
   bool finished_ = false;
 };
 
-nlohmann::ordered_json ModelsListBody(const ServedModel& model);
-nlohmann::ordered_json OllamaTagsBody(const ServedModel& model);
-nlohmann::ordered_json OllamaPsBody(const ServedModel& model);
+nlohmann::ordered_json ModelsListBody(const std::vector<ModelRegistry::Entry>& models);
+nlohmann::ordered_json OllamaTagsBody(const std::vector<ModelRegistry::Entry>& models);
+nlohmann::ordered_json OllamaPsBody(const std::vector<ModelRegistry::Entry>& models);
 nlohmann::ordered_json OllamaShowBody(const ServedModel& model);
-std::string MetricsText(const ServedModel& model, uint64_t http_requests, uint64_t http_errors);
+std::string MetricsText(const std::vector<ModelRegistry::Entry>& models, uint64_t http_requests, uint64_t http_errors);
 
 }  // namespace riglm
