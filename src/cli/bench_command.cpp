@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <cstdio>
-#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -25,25 +24,9 @@ struct BenchFlags {
   LoadFlags load;
 };
 
+// Like llama-bench: architecture and the most common weight type.
 std::string ModelType(const LlamaModel& model) {
-  // Like llama-bench: architecture, size class and the most common weight type.
-  std::map<DType, uint64_t> bytes_by_type;
-  for (const GgufTensorInfo& t : model.gguf().tensors()) bytes_by_type[t.type] += t.size_bytes;
-  DType main = DType::kF32;
-  uint64_t best = 0;
-  for (auto [type, bytes] : bytes_by_type) {
-    if (bytes > best) {
-      best = bytes;
-      main = type;
-    }
-  }
-  return model.config().architecture_name + " " + std::string(DTypeName(main));
-}
-
-uint64_t ParameterCount(const LlamaModel& model) {
-  uint64_t n = 0;
-  for (const GgufTensorInfo& t : model.gguf().tensors()) n += t.num_elements;
-  return n;
+  return model.config().architecture_name + " " + std::string(DTypeName(model.main_weight_type()));
 }
 
 int RunBench(const BenchFlags& flags) {
@@ -95,7 +78,7 @@ int RunBench(const BenchFlags& flags) {
       out.push_back({{"model_filename", flags.model_path},
                      {"model_type", type},
                      {"model_size", size},
-                     {"model_n_params", ParameterCount(model)},
+                     {"model_n_params", model.parameter_count()},
                      {"backends", "CPU"},
                      {"cpu_isa", isa},
                      {"n_threads", pool.num_threads()},
@@ -117,7 +100,7 @@ int RunBench(const BenchFlags& flags) {
   std::printf("| ----- | ---: | -----: | ------- | ------: | ---: | --: |\n");
   for (const BenchResult& r : results) {
     std::printf("| %s | %.2f MiB | %.2f B | CPU (%s) | %d | %s | %.2f ± %.2f |\n", type.c_str(),
-                static_cast<double>(size) / (1 << 20), static_cast<double>(ParameterCount(model)) / 1e9, isa.c_str(),
+                static_cast<double>(size) / (1 << 20), static_cast<double>(model.parameter_count()) / 1e9, isa.c_str(),
                 pool.num_threads(), r.test.c_str(), r.avg_ts, r.stddev_ts);
   }
   std::printf("\nmemory read bandwidth: %.1f GB/s (%d threads, median of the measurements before each "

@@ -44,7 +44,6 @@ Status PipelineRunner::Run(const Batch& batch, std::vector<float>* logits) {
     if (i + 1 < stages_.size()) {
       // The hand-over between devices: only the activations cross.
       std::memcpy(stages_[i + 1].hidden.data(), s.hidden.data(), width * sizeof(float));
-      handed_over_ += width * sizeof(float);
     }
   }
   stages_.back().forward->Head(batch, stages_.back().hidden.data(), logits);

@@ -32,7 +32,6 @@ class PipelineRunner {
 
   int64_t context_length() const { return stages_.front().cache->context_length(); }
   const std::vector<PipelineStage>& stages() const { return layout_; }
-  uint64_t activation_bytes_handed_over() const { return handed_over_; }
 
  private:
   struct Stage {
@@ -43,7 +42,6 @@ class PipelineRunner {
   const LlamaModel& model_;
   std::vector<PipelineStage> layout_;
   std::vector<Stage> stages_;
-  uint64_t handed_over_ = 0;
 };
 
 }  // namespace riglm

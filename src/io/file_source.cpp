@@ -63,14 +63,14 @@ class FileSource : public ByteSource {
   // bounce buffer of at most 8 MiB at a time.
   Status ReadDirect(uint64_t offset, std::span<uint8_t> out) {
     constexpr uint64_t kBounce = 8u << 20;
+    LargeBuffer bounce = AllocateLarge(kBounce);
+    if (bounce == nullptr) return OutOfMemory("no memory for a read buffer");
     uint64_t done = 0;
     while (done < out.size()) {
       const uint64_t start = offset + done;
       const uint64_t aligned = start / kDirectAlignment * kDirectAlignment;
       const uint64_t want = std::min<uint64_t>(out.size() - done, kBounce - (start - aligned));
       const uint64_t cover = (start - aligned + want + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
-      LargeBuffer bounce = AllocateLarge(kBounce);
-      if (bounce == nullptr) return OutOfMemory("no memory for a read buffer");
       const ssize_t n = pread(direct_fd_, bounce.get(), cover, static_cast<off_t>(aligned));
       if (n < 0 && errno == EINVAL) {  // this filesystem refuses O_DIRECT after all
         return ReadBuffered(fd_, start, out.subspan(done));

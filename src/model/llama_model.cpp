@@ -1,5 +1,7 @@
 #include "model/llama_model.h"
 
+#include <map>
+
 #include "tensor/quant.h"
 #include "util/strings.h"
 
@@ -121,6 +123,26 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::FromGguf(GgufFile gguf, const Te
   model->weight_bytes_ = bind.weight_bytes();
   model->gguf_ = std::move(gguf);
   return model;
+}
+
+uint64_t LlamaModel::parameter_count() const {
+  uint64_t n = 0;
+  for (const GgufTensorInfo& t : gguf_.tensors()) n += t.num_elements;
+  return n;
+}
+
+DType LlamaModel::main_weight_type() const {
+  std::map<DType, uint64_t> bytes_by_type;
+  for (const GgufTensorInfo& t : gguf_.tensors()) bytes_by_type[t.type] += t.size_bytes;
+  DType main = DType::kF32;
+  uint64_t best = 0;
+  for (auto [type, bytes] : bytes_by_type) {
+    if (bytes > best) {
+      best = bytes;
+      main = type;
+    }
+  }
+  return main;
 }
 
 }  // namespace riglm

@@ -47,6 +47,8 @@ class LlamaModel {
   const std::vector<float>& output_norm() const { return output_norm_; }
   const std::vector<float>& rope_inv_freq() const { return rope_inv_freq_; }
   uint64_t weight_bytes() const { return weight_bytes_; }
+  uint64_t parameter_count() const;  // elements of every tensor
+  DType main_weight_type() const;    // the type holding the most bytes, as model names quote it
 
  private:
   MappedFile file_;

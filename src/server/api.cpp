@@ -64,6 +64,12 @@ class Checker {
       *out = static_cast<Int>(i);
     }
   }
+  // A seed, or a fresh random one when absent or negative.
+  void Seed(const json& object, const std::string& key, uint64_t* out, const std::string& path) {
+    int64_t seed = -1;
+    Integer(object, key, &seed, path, INT64_MIN, INT64_MAX);
+    *out = seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}();
+  }
   void Stop(const json& object, const std::string& key, std::vector<std::string>* out, const std::string& path) {
     const json* v = Get(object, key);
     if (v == nullptr) return;
@@ -139,9 +145,7 @@ void ParseOpenAi(ApiRequest* r, const json& body, Checker& c, int64_t context) {
   c.Integer(body, "top_k", &s.top_k, "top_k", 0, 1 << 20);  // llama-server's extension
   c.Number(body, "min_p", &s.min_p, "min_p", 0, 1);
   c.Number(body, "repeat_penalty", &s.repeat_penalty, "repeat_penalty", 1e-3, 10);
-  int64_t seed = -1;
-  c.Integer(body, "seed", &seed, "seed", INT64_MIN, INT64_MAX);
-  s.seed = seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}();
+  c.Seed(body, "seed", &s.seed, "seed");
   int n = 1;
   c.Integer(body, "n", &n, "n", 1, 1);
   c.Stop(body, "stop", &r->generation.stop, "stop");
@@ -203,7 +207,6 @@ void ParseOllama(ApiRequest* r, const json& body, Checker& c, int64_t context) {
   c.Bool(body, "stream", &r->stream, "stream");
   if (const json* f = c.Get(body, "format")) {
     if (!f->is_string() || f->get<std::string>() != "json") return c.Fail("format", "format must be \"json\" (schemas are not supported yet)");
-    r->json_format = true;
     r->generation.json_only = true;
   }
   if (const json* ka = c.Get(body, "keep_alive")) {
@@ -223,9 +226,7 @@ void ParseOllama(ApiRequest* r, const json& body, Checker& c, int64_t context) {
     c.Integer(*o, "repeat_last_n", &s.repeat_last_n, "options.repeat_last_n", -1, 1 << 20);
     c.Number(*o, "presence_penalty", &s.presence_penalty, "options.presence_penalty", -2, 2);
     c.Number(*o, "frequency_penalty", &s.frequency_penalty, "options.frequency_penalty", -2, 2);
-    int64_t seed = -1;
-    c.Integer(*o, "seed", &seed, "options.seed", INT64_MIN, INT64_MAX);
-    s.seed = seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}();
+    c.Seed(*o, "seed", &s.seed, "options.seed");
     c.Integer(*o, "num_predict", &r->generation.max_tokens, "options.num_predict", -2, context);
     if (r->generation.max_tokens < 0) r->generation.max_tokens = -1;  // -1 and -2: until the end
     c.Stop(*o, "stop", &r->generation.stop, "options.stop");

@@ -32,7 +32,6 @@ struct ApiRequest {
   bool raw = false;                    // Ollama generate: no template
   bool stream = false;
   bool include_usage = false;          // OpenAI stream_options.include_usage
-  bool json_format = false;            // Ollama format: "json"
   double keep_alive_s = std::numeric_limits<double>::quiet_NaN();  // Ollama keep_alive; NaN when absent
   GenerationRequest generation;        // sampling, max_tokens, stop (prompt tokens filled later)
 };

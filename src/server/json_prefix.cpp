@@ -99,7 +99,6 @@ bool JsonPrefix::FeedChar(char c) {
 bool JsonPrefix::Structural(char c) {
   if (IsSpace(c)) return ++whitespace_run_ <= kMaxWhitespaceRun;
   whitespace_run_ = 0;
-  started_ = true;
   const bool in_object = !stack_.empty() && stack_.back() == '{';
   switch (expect_) {
     case Expect::kValueOrClose:

@@ -17,7 +17,6 @@ class JsonPrefix {
   bool Feed(std::string_view text);
   // A whole value has been read (only whitespace may follow).
   bool complete() const { return expect_ == Expect::kEnd && mode_ == Mode::kNone; }
-  bool empty() const { return started_ == false; }
 
  private:
   enum class Expect : uint8_t { kValue, kValueOrClose, kKeyOrClose, kKey, kColon, kCommaOrClose, kEnd };
@@ -36,7 +35,6 @@ class JsonPrefix {
   int unicode_left_ = 0;
   const char* literal_ = nullptr;  // the rest of true / false / null
   int whitespace_run_ = 0;         // a model must not pad forever
-  bool started_ = false;
 };
 
 }  // namespace riglm

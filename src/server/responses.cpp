@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <map>
 
 #include "util/strings.h"
 
@@ -40,26 +39,9 @@ std::string NextId(const char* prefix) {
 bool IsOllama(ApiKind k) { return k == ApiKind::kOllamaGenerate || k == ApiKind::kOllamaChat; }
 bool IsChat(ApiKind k) { return k == ApiKind::kOpenAiChat || k == ApiKind::kOllamaChat; }
 
-std::string ModelType(const ServedModel& m) {
-  std::map<DType, uint64_t> bytes;
-  for (const GgufTensorInfo& t : m.model->gguf().tensors()) bytes[t.type] += t.size_bytes;
-  DType main = DType::kF32;
-  uint64_t best = 0;
-  for (auto [type, b] : bytes) {
-    if (b > best) best = b, main = type;
-  }
-  return std::string(DTypeName(main));
-}
-
-uint64_t Parameters(const ServedModel& m) {
-  uint64_t n = 0;
-  for (const GgufTensorInfo& t : m.model->gguf().tensors()) n += t.num_elements;
-  return n;
-}
-
 json Details(const ServedModel& m) {
   char params[32];
-  const double p = static_cast<double>(Parameters(m));
+  const double p = static_cast<double>(m.model->parameter_count());
   if (p >= 1e9) {
     std::snprintf(params, sizeof params, "%.1fB", p / 1e9);
   } else {
@@ -70,7 +52,7 @@ json Details(const ServedModel& m) {
           {"family", m.model->config().architecture_name},
           {"families", json::array({m.model->config().architecture_name})},
           {"parameter_size", params},
-          {"quantization_level", ModelType(m)}};
+          {"quantization_level", std::string(DTypeName(m.model->main_weight_type()))}};
 }
 
 }  // namespace
@@ -331,7 +313,7 @@ json OllamaShowBody(const ServedModel& m) {
           {"details", Details(m)},
           {"model_info",
            {{"general.architecture", arch},
-            {"general.parameter_count", Parameters(m)},
+            {"general.parameter_count", m.model->parameter_count()},
             {arch + ".block_count", c.block_count},
             {arch + ".context_length", c.context_length},
             {arch + ".embedding_length", c.embedding_length},
