@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -187,6 +188,7 @@ Result<std::vector<DeviceInfo>> ParseDeviceList(std::string_view spec) {
   if (EndsWith(spec, ".json")) return ParseDeviceFile(std::string(spec));
   std::vector<DeviceInfo> out;
   int cpus = 0, sims = 0;
+  std::optional<DeviceInfo> host;
   for (std::string_view entry : SplitString(spec, ',')) {
     int count = 1;
     const size_t x = entry.find('x');
@@ -197,7 +199,10 @@ Result<std::vector<DeviceInfo>> ParseDeviceList(std::string_view spec) {
     }
     for (int i = 0; i < count; ++i) {
       if (entry == "cpu") {
-        DeviceInfo d = CpuDevice();
+        // One reading of the host for every cpu entry: they are the same machine, and readings
+        // taken moments apart would give the stages slightly different (and so shifting) shares.
+        if (!host) host = CpuDevice();
+        DeviceInfo d = *host;
         d.name = cpus == 0 ? "cpu" : "cpu" + std::to_string(cpus);
         ++cpus;
         out.push_back(d);
