@@ -6,6 +6,7 @@
 #include "cli/common.h"
 #include "device/device.h"
 #include "loader/gguf_header.h"
+#include "loader/model_loader.h"
 #include "model/synthetic.h"
 #include "planner/planner.h"
 
@@ -33,9 +34,9 @@ Result<GgufFile> PlannedHeader(const PlanFlags& flags) {
     const std::vector<uint8_t> header = writer.HeaderBytes();
     return GgufFile::Parse(header, writer.TotalBytes(), shape.name + " " + recipe.name());
   }
-  SourceOptions options;
-  if (const char* token = std::getenv("HF_TOKEN")) options.bearer_token = token;
-  RIGLM_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> source, OpenByteSource(flags.model, options));
+  ModelLoadOptions options;
+  if (const char* token = std::getenv("HF_TOKEN")) options.source.bearer_token = token;
+  RIGLM_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> source, OpenModelSource(flags.model, options));
   return ReadGgufHeader(*source);
 }
 

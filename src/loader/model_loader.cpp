@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "loader/gguf_header.h"
+#include "model/hf_model_source.h"
 
 namespace riglm {
 
@@ -28,9 +29,22 @@ const uint8_t* HostSink::data(const GgufTensorInfo& tensor) const {
   return it == tensors_.end() ? nullptr : it->second.get();
 }
 
+Result<std::unique_ptr<ByteSource>> OpenModelSource(const std::string& location, const ModelLoadOptions& options) {
+  if (IsHfModelDir(location)) {
+    HfModelOptions hf;
+    hf.quant = options.quant;
+    hf.source = options.source;
+    return OpenHfModel(location, hf);
+  }
+  if (!options.quant.empty()) {
+    return InvalidArgument(location + ": --quant applies to safetensors models; a GGUF file keeps its types (riglm quantize re-encodes one)");
+  }
+  return OpenByteSource(location, options.source);
+}
+
 Result<std::unique_ptr<LlamaModel>> LoadModelFrom(const std::string& location, const ModelLoadOptions& options) {
-  if (!IsUrl(location)) return LlamaModel::Load(location);
-  RIGLM_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> source, OpenByteSource(location, options.source));
+  if (!IsUrl(location) && !IsHfModelDir(location) && options.quant.empty()) return LlamaModel::Load(location);
+  RIGLM_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> source, OpenModelSource(location, options));
   RIGLM_ASSIGN_OR_RETURN(GgufFile gguf, ReadGgufHeader(*source));
   auto sink = std::make_shared<HostSink>("cpu");
   std::vector<TensorPlacement> placements;

@@ -1,4 +1,4 @@
-// Loads a model for the CPU from a path or a URL: a local file is mapped (the CPU reads weights
+// Loads a model for the CPU from a path, a URL or a Hugging Face folder: a local GGUF file is mapped (the CPU reads weights
 // in place, no copy); anything else is streamed into host memory through the loader, with
 // staging buffers bounded by LoadOptions.
 #pragma once
@@ -33,7 +33,12 @@ class HostSink : public TensorSink {
 struct ModelLoadOptions {
   SourceOptions source;
   LoadOptions load;
+  std::string quant;  // safetensors folders: quantize while streaming (a QuantRecipe name)
 };
+
+// The model's bytes as a GGUF: a GGUF file, an http(s) URL of one, or a Hugging Face model
+// folder (config.json + safetensors) converted on the fly.
+Result<std::unique_ptr<ByteSource>> OpenModelSource(const std::string& location, const ModelLoadOptions& options = {});
 
 Result<std::unique_ptr<LlamaModel>> LoadModelFrom(const std::string& location, const ModelLoadOptions& options = {});
 

@@ -48,6 +48,8 @@ Result<ModelConfig> ModelConfig::FromGguf(const GgufFile& file) {
                        "' is not supported (supported: " + std::string(SupportedArchitectures()) + ")");
   }
   if (auto name = file.GetString("general.name"); name.ok()) c.model_name = *name;
+  // Set for weights taken as they are from Hugging Face checkpoints, which rotate half-heads.
+  if (auto style = file.GetString("riglm.rope.style"); style.ok() && *style == "neox") c.rope_style = cpu::RopeStyle::kNeox;
   const std::string& a = c.architecture_name;
   RIGLM_RETURN_IF_ERROR(ReadDimension(file, a + ".context_length", &c.context_length));
   RIGLM_RETURN_IF_ERROR(ReadDimension(file, a + ".embedding_length", &c.embedding_length));
@@ -106,8 +108,12 @@ Result<ModelConfig> ModelConfig::FromGguf(const GgufFile& file) {
   }
   if (!(c.rope_scaling_factor > 0.0)) return Corruption(file.name() + ": rope.scaling.factor must be positive");
 
-  RIGLM_ASSIGN_OR_RETURN(const GgufArray* tokens, file.GetArray("tokenizer.ggml.tokens"));
-  c.vocab_size = static_cast<int64_t>(tokens->items.size());
+  if (file.Find(a + ".vocab_size")) {
+    RIGLM_RETURN_IF_ERROR(ReadDimension(file, a + ".vocab_size", &c.vocab_size));
+  } else {
+    RIGLM_ASSIGN_OR_RETURN(const GgufArray* tokens, file.GetArray("tokenizer.ggml.tokens"));
+    c.vocab_size = static_cast<int64_t>(tokens->items.size());
+  }
   if (c.vocab_size == 0) return Corruption(file.name() + ": the vocabulary is empty");
   return c;
 }

@@ -30,8 +30,7 @@ Result<GgufWriter> RequantizeWriter(const GgufFile& source, const uint8_t* sourc
       short_name = t.name.substr(t.name.find('.', 4) + 1);
     }
     const int64_t cols = static_cast<int64_t>(t.dims[0]);
-    DType target = recipe.TypeFor(short_name, layer, num_layers);
-    if (cols % GetDTypeInfo(target).block_elements != 0) target = cols % 32 == 0 ? DType::kQ8_0 : DType::kF16;
+    const DType target = recipe.TypeForMatrix(short_name, layer, num_layers, cols);
     const DType from = t.type;
     const uint64_t in_row = RowBytes(from, cols), out_row = RowBytes(target, cols);
     w.AddTensor(t.name, target, t.dims, [=](uint64_t first, uint64_t count, uint8_t* out) {

@@ -97,4 +97,10 @@ DType QuantRecipe::TypeFor(const std::string& tensor, int64_t layer, int64_t num
   return base_;
 }
 
+DType QuantRecipe::TypeForMatrix(const std::string& tensor, int64_t layer, int64_t num_layers, int64_t cols) const {
+  const DType type = TypeFor(tensor, layer, num_layers);
+  if (cols % GetDTypeInfo(type).block_elements == 0) return type;
+  return cols % 32 == 0 ? DType::kQ8_0 : DType::kF16;
+}
+
 }  // namespace riglm

@@ -39,6 +39,8 @@ class QuantRecipe {
   static Result<QuantRecipe> Parse(const std::string& name);  // InvalidArgument lists the recipes
   // `tensor` is the GGUF name without the "blk.N." prefix; layer is -1 for non-layer tensors.
   DType TypeFor(const std::string& tensor, int64_t layer, int64_t num_layers) const;
+  // TypeFor, falling back to Q8_0 or F16 when rows of `cols` elements are not whole blocks of it.
+  DType TypeForMatrix(const std::string& tensor, int64_t layer, int64_t num_layers, int64_t cols) const;
   const std::string& name() const { return name_; }
 
  private:

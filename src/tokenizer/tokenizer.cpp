@@ -5,11 +5,21 @@
 #include <cstdio>
 
 #include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/spm_tokenizer.h"
 
 namespace riglm {
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& file) {
+  // Models presented from Hugging Face folders carry their tokenizer files whole.
+  if (file.Find("tokenizer.ggml.model") == nullptr && file.Find("tokenizer.huggingface.json") != nullptr) {
+    RIGLM_ASSIGN_OR_RETURN(std::string json, file.GetString("tokenizer.huggingface.json"));
+    std::string config;
+    if (file.Find("tokenizer.huggingface.config") != nullptr) {
+      RIGLM_ASSIGN_OR_RETURN(config, file.GetString("tokenizer.huggingface.config"));
+    }
+    return LoadHuggingFaceTokenizer(json, config, file.name());
+  }
   RIGLM_ASSIGN_OR_RETURN(Vocab vocab, Vocab::FromGguf(file));
   std::unique_ptr<Tokenizer> tokenizer;
   if (vocab.model == "llama") {

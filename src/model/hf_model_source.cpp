@@ -1,0 +1,414 @@
+#include "model/hf_model_source.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "format/gguf_writer.h"
+#include "format/safetensors.h"
+#include "model/shapes.h"
+#include "tensor/quant.h"
+#include "util/files.h"
+#include "util/strings.h"
+
+namespace riglm {
+namespace {
+
+using Json = nlohmann::json;
+
+struct HfArchitecture {
+  std::string_view hf_name;
+  std::string_view gguf_name;
+  bool qkv_bias;
+};
+constexpr HfArchitecture kArchitectures[] = {
+    {"LlamaForCausalLM", "llama", false},
+    {"MistralForCausalLM", "llama", false},
+    {"Qwen2ForCausalLM", "qwen2", true},
+};
+
+// Where one GGUF tensor's bytes come from, and what they become.
+struct TensorPlan {
+  std::string gguf_name;
+  int shard = 0;
+  const SafetensorsTensor* source = nullptr;
+  DType target = DType::kF32;
+  uint64_t cols = 0, rows = 0;
+  uint64_t offset = 0;  // of the converted bytes in the presented GGUF
+  uint64_t size_bytes = 0;
+};
+
+// HF tensor name -> GGUF tensor name ("" when riglm has no use for it).
+std::string GgufTensorName(const std::string& hf) {
+  static const std::pair<std::string_view, std::string_view> kGlobal[] = {
+      {"model.embed_tokens.weight", "token_embd.weight"},
+      {"model.norm.weight", "output_norm.weight"},
+      {"lm_head.weight", "output.weight"},
+  };
+  for (auto [from, to] : kGlobal) {
+    if (hf == from) return std::string(to);
+  }
+  static const std::pair<std::string_view, std::string_view> kLayer[] = {
+      {"input_layernorm.weight", "attn_norm.weight"},
+      {"self_attn.q_proj.weight", "attn_q.weight"},
+      {"self_attn.k_proj.weight", "attn_k.weight"},
+      {"self_attn.v_proj.weight", "attn_v.weight"},
+      {"self_attn.q_proj.bias", "attn_q.bias"},
+      {"self_attn.k_proj.bias", "attn_k.bias"},
+      {"self_attn.v_proj.bias", "attn_v.bias"},
+      {"self_attn.o_proj.weight", "attn_output.weight"},
+      {"post_attention_layernorm.weight", "ffn_norm.weight"},
+      {"mlp.gate_proj.weight", "ffn_gate.weight"},
+      {"mlp.up_proj.weight", "ffn_up.weight"},
+      {"mlp.down_proj.weight", "ffn_down.weight"},
+  };
+  constexpr std::string_view kPrefix = "model.layers.";
+  if (hf.rfind(kPrefix, 0) != 0) return "";
+  const size_t dot = hf.find('.', kPrefix.size());
+  if (dot == std::string::npos) return "";
+  const std::string layer = hf.substr(kPrefix.size(), dot - kPrefix.size());
+  if (layer.empty() || !std::all_of(layer.begin(), layer.end(), [](char c) { return c >= '0' && c <= '9'; })) return "";
+  const std::string rest = hf.substr(dot + 1);
+  for (auto [from, to] : kLayer) {
+    if (rest == from) return "blk." + layer + "." + std::string(to);
+  }
+  return "";
+}
+
+template <typename T>
+Status ReadConfigValue(const Json& config, const char* key, T* out, bool required, const std::string& where) {
+  auto it = config.find(key);
+  if (it == config.end() || it->is_null()) {
+    return required ? Corruption(where + " has no \"" + key + "\"") : Status::Ok();
+  }
+  if constexpr (std::is_same_v<T, double>) {
+    if (!it->is_number()) return Corruption(where + ": \"" + key + "\" is not a number");
+    *out = it->get<double>();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean()) return Corruption(where + ": \"" + key + "\" is not true or false");
+    *out = it->get<bool>();
+  } else {
+    if (!it->is_number_unsigned() || it->get<uint64_t>() == 0 || it->get<uint64_t>() > (uint64_t{1} << 40)) {
+      return Corruption(where + ": \"" + key + "\" is not a positive whole number");
+    }
+    *out = static_cast<T>(it->get<uint64_t>());
+  }
+  return Status::Ok();
+}
+
+// The GGUF metadata for config.json: the keys ModelConfig::FromGguf reads.
+Status ConfigToMetadata(const Json& config, const std::string& where, const std::string& model_name, GgufWriter* w,
+                        const HfArchitecture** arch_out, bool* tied) {
+  if (!config.is_object()) return Corruption(where + " is not a JSON object");
+  std::string hf_arch;
+  if (auto it = config.find("architectures"); it != config.end() && it->is_array() && !it->empty() && (*it)[0].is_string()) {
+    hf_arch = (*it)[0].get<std::string>();
+  }
+  const HfArchitecture* arch = nullptr;
+  for (const HfArchitecture& a : kArchitectures) {
+    if (a.hf_name == hf_arch) arch = &a;
+  }
+  if (arch == nullptr) {
+    return Unsupported(where + ": architecture '" + hf_arch + "' is not supported (supported: " +
+                       std::string(SupportedHfArchitectures()) + ")");
+  }
+  *arch_out = arch;
+  int64_t embd = 0, ffn = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0, context = 4096, vocab = 0;
+  double eps = 1e-6, theta = 10000.0;
+  RIGLM_RETURN_IF_ERROR(ReadConfigValue(config, "hidden_size", &embd, true, where));
+  RIGLM_RETURN_IF_ERROR(ReadConfigValue(config, "intermediate_size", &ffn, true, where));
+  RIGLM_RETURN_IF_ERROR(ReadConfigValue(config, "num_hidden_layers", &layers, true, where));
+  RIGLM_RETURN_IF_ERROR(ReadConfigValue(config, "num_attention_heads", &heads, true, where));
+  kv_heads = heads;
+  RIGLM_RETURN_IF_ERROR(ReadConfigValue(config, "num_key_value_heads", &kv_heads, false, where));
+  RIGLM_RETURN_IF_ERROR(ReadConfigValue(config, "head_dim", &head_dim, false, where));
+  RIGLM_RETURN_IF_ERROR(ReadConfigValue(config, "max_position_embeddings", &context, false, where));
+  RIGLM_RETURN_IF_ERROR(ReadConfigValue(config, "vocab_size", &vocab, true, where));
+  RIGLM_RETURN_IF_ERROR(ReadConfigValue(config, "rms_norm_eps", &eps, false, where));
+  RIGLM_RETURN_IF_ERROR(ReadConfigValue(config, "rope_theta", &theta, false, where));
+  *tied = false;
+  RIGLM_RETURN_IF_ERROR(ReadConfigValue(config, "tie_word_embeddings", tied, false, where));
+
+  const std::string a(arch->gguf_name);
+  w->SetString("general.architecture", a);
+  w->SetString("general.name", model_name);
+  w->SetUint32(a + ".context_length", static_cast<uint32_t>(context));
+  w->SetUint32(a + ".embedding_length", static_cast<uint32_t>(embd));
+  w->SetUint32(a + ".feed_forward_length", static_cast<uint32_t>(ffn));
+  w->SetUint32(a + ".block_count", static_cast<uint32_t>(layers));
+  w->SetUint32(a + ".attention.head_count", static_cast<uint32_t>(heads));
+  w->SetUint32(a + ".attention.head_count_kv", static_cast<uint32_t>(kv_heads));
+  if (head_dim != 0) {
+    w->SetUint32(a + ".attention.key_length", static_cast<uint32_t>(head_dim));
+    w->SetUint32(a + ".attention.value_length", static_cast<uint32_t>(head_dim));
+  }
+  w->SetFloat32(a + ".attention.layer_norm_rms_epsilon", static_cast<float>(eps));
+  w->SetFloat32(a + ".rope.freq_base", static_cast<float>(theta));
+  w->SetUint32(a + ".vocab_size", static_cast<uint32_t>(vocab));
+  // Hugging Face checkpoints rotate the two halves of each head (GGUF converters permute q and k
+  // of llama models to rotate neighbours instead); the weights are used as they are.
+  w->SetString("riglm.rope.style", "neox");
+
+  if (auto it = config.find("rope_scaling"); it != config.end() && it->is_object()) {
+    const Json& s = *it;
+    std::string type = s.value("rope_type", s.value("type", std::string("default")));
+    double factor = s.value("factor", 1.0);
+    if (type == "llama3") {
+      if (s.value("low_freq_factor", 1.0) != 1.0 || s.value("high_freq_factor", 4.0) != 4.0) {
+        return Unsupported(where + ": llama3 rope scaling with low/high frequency factors other than 1 and 4");
+      }
+      w->SetString(a + ".rope.scaling.type", "llama3");
+      w->SetFloat32(a + ".rope.scaling.factor", static_cast<float>(factor));
+      w->SetUint32(a + ".rope.scaling.original_context_length", s.value("original_max_position_embeddings", 8192u));
+    } else if (type == "linear") {
+      w->SetString(a + ".rope.scaling.type", "linear");
+      w->SetFloat32(a + ".rope.scaling.factor", static_cast<float>(factor));
+    } else if (type != "default") {
+      return Unsupported(where + ": rope scaling '" + type + "' is not supported (linear, llama3)");
+    }
+  }
+  return Status::Ok();
+}
+
+// Tokenizer files travel whole in the metadata; Tokenizer::FromGguf builds from them.
+Status AddTokenizerMetadata(const std::string& dir, GgufWriter* w) {
+  Result<std::string> tokenizer = ReadTextFile(dir + "/tokenizer.json");
+  if (tokenizer.status().code() == StatusCode::kNotFound) return Status::Ok();  // weights alone still load
+  RIGLM_RETURN_IF_ERROR(tokenizer.status());
+  w->SetString("tokenizer.huggingface.json", std::move(*tokenizer));
+  Result<std::string> config = ReadTextFile(dir + "/tokenizer_config.json");
+  if (config.ok()) {
+    w->SetString("tokenizer.huggingface.config", *config);
+    Json doc = Json::parse(*config, nullptr, false);
+    if (doc.is_object() && doc.contains("chat_template")) {
+      const Json& t = doc["chat_template"];
+      if (t.is_string()) {
+        w->SetString("tokenizer.chat_template", t.get<std::string>());
+      } else if (t.is_array()) {
+        for (const Json& entry : t) {
+          if (entry.is_object() && entry.value("name", "") == "default" && entry.contains("template") && entry["template"].is_string()) {
+            w->SetString("tokenizer.chat_template", entry["template"].get<std::string>());
+          }
+        }
+      }
+    }
+  } else if (config.status().code() != StatusCode::kNotFound) {
+    return config.status();
+  }
+  // Newer repositories keep the template in its own file.
+  if (Result<std::string> jinja = ReadTextFile(dir + "/chat_template.jinja"); jinja.ok()) {
+    w->SetString("tokenizer.chat_template", std::move(*jinja));
+  }
+  return Status::Ok();
+}
+
+// The shard files, from model.safetensors.index.json or the single model.safetensors.
+Result<std::vector<std::string>> ShardNames(const std::string& dir) {
+  Result<std::string> index = ReadTextFile(dir + "/model.safetensors.index.json");
+  if (index.status().code() == StatusCode::kNotFound) return std::vector<std::string>{"model.safetensors"};
+  RIGLM_RETURN_IF_ERROR(index.status());
+  Json doc = Json::parse(*index, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("weight_map") || !doc["weight_map"].is_object()) {
+    return Corruption(dir + "/model.safetensors.index.json has no weight_map object");
+  }
+  std::set<std::string> names;
+  for (auto& [tensor, file] : doc["weight_map"].items()) {
+    if (!file.is_string() || file.get<std::string>().find('/') != std::string::npos) {
+      return Corruption(dir + "/model.safetensors.index.json: bad shard name for '" + tensor + "'");
+    }
+    names.insert(file.get<std::string>());
+  }
+  if (names.empty()) return Corruption(dir + "/model.safetensors.index.json names no shards");
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+class HfModelSource : public ByteSource {
+ public:
+  const std::string& name() const override { return name_; }
+  uint64_t size() const override { return size_; }
+  Status ReadAt(uint64_t offset, std::span<uint8_t> out) override;
+
+  std::string name_;
+  uint64_t size_ = 0;
+  std::vector<uint8_t> header_;
+  std::vector<std::unique_ptr<ByteSource>> shards_;
+  std::vector<SafetensorsHeader> shard_headers_;
+  std::vector<TensorPlan> tensors_;  // by offset
+
+ private:
+  Status ReadTensor(const TensorPlan& t, uint64_t offset, std::span<uint8_t> out);
+};
+
+Status HfModelSource::ReadAt(uint64_t offset, std::span<uint8_t> out) {
+  if (offset > size_ || out.size() > size_ - offset) return InvalidArgument(name_ + ": read past the end");
+  while (!out.empty()) {
+    if (offset < header_.size()) {
+      const size_t n = std::min<uint64_t>(out.size(), header_.size() - offset);
+      std::memcpy(out.data(), header_.data() + offset, n);
+      offset += n;
+      out = out.subspan(n);
+      continue;
+    }
+    // The first tensor ending after `offset`; bytes before it are alignment padding.
+    auto it = std::upper_bound(tensors_.begin(), tensors_.end(), offset,
+                               [](uint64_t o, const TensorPlan& t) { return o < t.offset + t.size_bytes; });
+    const uint64_t next = it == tensors_.end() ? size_ : it->offset;
+    if (offset < next) {
+      const size_t n = std::min<uint64_t>(out.size(), next - offset);
+      std::memset(out.data(), 0, n);
+      offset += n;
+      out = out.subspan(n);
+      continue;
+    }
+    const size_t n = std::min<uint64_t>(out.size(), it->offset + it->size_bytes - offset);
+    RIGLM_RETURN_IF_ERROR(ReadTensor(*it, offset - it->offset, out.first(n)));
+    offset += n;
+    out = out.subspan(n);
+  }
+  return Status::Ok();
+}
+
+// Converts whole rows in batches of a few MiB, so memory per reader stays small whatever the
+// tensor's size.
+Status HfModelSource::ReadTensor(const TensorPlan& t, uint64_t offset, std::span<uint8_t> out) {
+  const SafetensorsTensor& s = *t.source;
+  ByteSource& shard = *shards_[t.shard];
+  if (s.type == t.target) return shard.ReadAt(s.offset + offset, out);
+  const uint64_t in_row = RowBytes(s.type, t.cols), out_row = RowBytes(t.target, t.cols);
+  const uint64_t batch_rows = std::max<uint64_t>(1, (uint64_t{4} << 20) / in_row);
+  std::vector<uint8_t> in, converted;
+  std::vector<float> row(t.cols);
+  uint64_t row_index = offset / out_row;
+  uint64_t skip = offset % out_row;
+  while (!out.empty()) {
+    const uint64_t rows = std::min({batch_rows, t.rows - row_index, (skip + out.size() + out_row - 1) / out_row});
+    in.resize(rows * in_row);
+    converted.resize(rows * out_row);
+    RIGLM_RETURN_IF_ERROR(shard.ReadAt(s.offset + row_index * in_row, in));
+    for (uint64_t r = 0; r < rows; ++r) {
+      DequantizeRow(s.type, in.data() + r * in_row, row.data(), static_cast<int64_t>(t.cols));
+      QuantizeRow(t.target, row.data(), converted.data() + r * out_row, static_cast<int64_t>(t.cols));
+    }
+    const size_t n = std::min<uint64_t>(out.size(), rows * out_row - skip);
+    std::memcpy(out.data(), converted.data() + skip, n);
+    out = out.subspan(n);
+    row_index += rows;
+    skip = 0;
+  }
+  return Status::Ok();
+}
+
+std::string BaseName(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  const size_t slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+}  // namespace
+
+std::string_view SupportedHfArchitectures() { return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM"; }
+
+bool IsHfModelDir(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && ::stat((path + "/config.json").c_str(), &st) == 0;
+}
+
+Result<std::unique_ptr<ByteSource>> OpenHfModel(const std::string& dir, const HfModelOptions& options) {
+  auto source = std::make_unique<HfModelSource>();
+  source->name_ = dir;
+  const std::string config_path = dir + "/config.json";
+  RIGLM_ASSIGN_OR_RETURN(std::string config_text, ReadTextFile(config_path));
+  Json config = Json::parse(config_text, nullptr, false);
+  if (config.is_discarded()) return Corruption(config_path + " is not valid JSON");
+
+  // Snapshots of the Hub cache are named by commit; the repository folder above names the model.
+  std::string model_name = BaseName(dir);
+  if (model_name.size() == 40 && dir.find("/snapshots/") != std::string::npos) {
+    const std::string repo_dir = BaseName(dir.substr(0, dir.find("/snapshots/")));
+    if (repo_dir.rfind("models--", 0) == 0) model_name = repo_dir.substr(repo_dir.rfind("--") + 2);
+  }
+  GgufWriter w;
+  const HfArchitecture* arch = nullptr;
+  bool tied = false;
+  RIGLM_RETURN_IF_ERROR(ConfigToMetadata(config, config_path, model_name, &w, &arch, &tied));
+  RIGLM_RETURN_IF_ERROR(AddTokenizerMetadata(dir, &w));
+
+  std::optional<QuantRecipe> recipe;
+  if (!options.quant.empty()) {
+    RIGLM_ASSIGN_OR_RETURN(QuantRecipe r, QuantRecipe::Parse(options.quant));
+    recipe = std::move(r);
+  }
+
+  RIGLM_ASSIGN_OR_RETURN(std::vector<std::string> shard_names, ShardNames(dir));
+  source->shard_headers_.reserve(shard_names.size());
+  for (const std::string& shard_name : shard_names) {
+    Result<std::unique_ptr<ByteSource>> shard = options.open_shard ? options.open_shard(shard_name)
+                                                                   : OpenFileSource(dir + "/" + shard_name, options.source);
+    if (!shard.ok() && shard.status().code() == StatusCode::kNotFound) {
+      return NotFound(dir + ": shard " + shard_name + " is missing (incomplete download? run riglm pull again)");
+    }
+    RIGLM_RETURN_IF_ERROR(shard.status());
+    RIGLM_ASSIGN_OR_RETURN(SafetensorsHeader header, ReadSafetensorsHeader(**shard));
+    source->shards_.push_back(std::move(*shard));
+    source->shard_headers_.push_back(std::move(header));
+  }
+
+  const int64_t num_layers = config["num_hidden_layers"].get<int64_t>();
+  std::map<std::string, TensorPlan> by_name;
+  for (size_t i = 0; i < source->shard_headers_.size(); ++i) {
+    for (const SafetensorsTensor& st : source->shard_headers_[i].tensors) {
+      std::string gguf_name = GgufTensorName(st.name);
+      if (gguf_name.empty()) continue;  // rotary_emb.inv_freq and the like
+      const std::string where = shard_names[i] + ": tensor '" + st.name + "'";
+      if (st.type != DType::kF32 && st.type != DType::kF16 && st.type != DType::kBF16) {
+        return Unsupported(where + " has dtype " + std::string(SafetensorsDTypeName(st.type)) + "; weights must be F32, F16 or BF16");
+      }
+      if (st.shape.empty() || st.shape.size() > 2) return Corruption(where + " has shape " + ShapeString(st.shape) + "; expected 1 or 2 dimensions");
+      TensorPlan t;
+      t.gguf_name = gguf_name;
+      t.shard = static_cast<int>(i);
+      t.source = &st;
+      t.cols = st.shape.back();
+      t.rows = st.shape.size() == 2 ? st.shape[0] : 1;
+      if (st.shape.size() == 1) {
+        t.target = DType::kF32;
+      } else if (recipe) {
+        int64_t layer = -1;
+        std::string short_name = gguf_name;
+        if (gguf_name.rfind("blk.", 0) == 0) {
+          layer = std::stoll(gguf_name.substr(4));
+          short_name = gguf_name.substr(gguf_name.find('.', 4) + 1);
+        }
+        t.target = recipe->TypeForMatrix(short_name, layer, num_layers, static_cast<int64_t>(t.cols));
+      } else {
+        t.target = st.type;
+      }
+      if (!by_name.emplace(gguf_name, std::move(t)).second) return Corruption(dir + ": tensor '" + st.name + "' appears in two shards");
+    }
+  }
+  if (tied) by_name.erase("output.weight");
+  for (auto& [gguf_name, t] : by_name) {
+    std::vector<uint64_t> dims(t.source->shape.rbegin(), t.source->shape.rend());
+    w.AddTensor(gguf_name, t.target, dims, GgufWriter::RowSource{});
+  }
+  source->header_ = w.HeaderBytes();
+  // The presented file's tensor offsets, as a GGUF reader will compute them.
+  RIGLM_ASSIGN_OR_RETURN(GgufFile layout, GgufFile::Parse(source->header_, w.TotalBytes(), dir));
+  for (const GgufTensorInfo& info : layout.tensors()) {
+    TensorPlan& t = by_name.at(info.name);
+    t.offset = layout.data_offset_bytes() + info.offset_bytes;
+    t.size_bytes = info.size_bytes;
+    source->tensors_.push_back(t);
+  }
+  std::sort(source->tensors_.begin(), source->tensors_.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+  source->size_ = w.TotalBytes();
+  return std::unique_ptr<ByteSource>(std::move(source));
+}
+
+}  // namespace riglm
