@@ -8,7 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libutf8proc-dev
   libcurl4-openssl-dev              # HTTP(S) model sources (range requests)
-  libcpp-httplib-dev libssl-dev     # HTTP server (riglm serve, test servers)
+  libcpp-httplib-dev libssl-dev     # HTTP server (riglm serve, test servers); sha256 of downloads
   python3-jinja2                    # reference renderer for the chat-template tests
 )
 
