@@ -117,10 +117,10 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
-CommandResult RunRiglm(const std::string& args) {
+CommandResult RunRiglm(const std::string& args, const std::string& env) {
   TempDir dir;
   const std::string out_path = dir.File("stdout"), err_path = dir.File("stderr");
-  const std::string command = ShellQuote(RIGLM_BINARY) + " " + args + " >" + ShellQuote(out_path) + " 2>" +
+  const std::string command = env + ShellQuote(RIGLM_BINARY) + " " + args + " >" + ShellQuote(out_path) + " 2>" +
                               ShellQuote(err_path) + " </dev/null";
   CommandResult result;
   int status = std::system(command.c_str());

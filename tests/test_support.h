@@ -67,8 +67,9 @@ struct CommandResult {
   std::string out;  // stdout
   std::string err;  // stderr
 };
-// Runs the riglm binary with `args` (already shell-quoted where needed).
-CommandResult RunRiglm(const std::string& args);
+// Runs the riglm binary with `args` (already shell-quoted where needed); `env` is put before
+// the command ("NAME=value ").
+CommandResult RunRiglm(const std::string& args, const std::string& env = "");
 std::string ShellQuote(const std::string& s);
 
 }  // namespace riglm::testing

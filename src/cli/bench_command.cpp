@@ -120,7 +120,7 @@ int RunBench(const BenchFlags& flags) {
 void AddBenchCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<BenchFlags>();
   CLI::App* cmd = app.add_subcommand("bench", "Measure prompt and generation speed (llama-bench style)");
-  cmd->add_option("-m,--model", flags->model_path, "GGUF model file")->required();
+  cmd->add_option("-m,--model", flags->model_path, kModelHelp)->required();
   cmd->add_option("-p,--n-prompt", flags->prompt, "prompt lengths to test (0 skips)")->capture_default_str();
   cmd->add_option("-n,--n-gen", flags->gen, "generation lengths to test (0 skips)")->capture_default_str();
   cmd->add_option("-t,--threads", flags->threads, "CPU threads (0: one per physical core)")->capture_default_str();

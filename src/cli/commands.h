@@ -14,5 +14,6 @@ void AddBenchCommand(CLI::App& app, int& exit_code);
 void AddQuantizeCommand(CLI::App& app, int& exit_code);
 void AddPlanCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
+void AddHubCommands(CLI::App& app, int& exit_code);  // pull, list, rm
 
 }  // namespace riglm::cli

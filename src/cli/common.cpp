@@ -5,7 +5,9 @@
 
 #include "cli/progress.h"
 #include "device/device.h"
+#include "hub/hub_pull.h"
 #include "loader/model_loader.h"
+#include "model/hf_model_source.h"
 #include "planner/planner.h"
 
 namespace riglm::cli {
@@ -22,24 +24,59 @@ void AddLoadOptions(CLI::App* cmd, LoadFlags* flags) {
                   "devices to run on as a pipeline, e.g. cpu or cpu,cpu,cpu (see riglm plan --help)");
   cmd->add_option("--tensor-split", flags->tensor_split, "manual split: share of layers per device, e.g. 3,1,1")
       ->delimiter(',');
-  cmd->add_option("--load-buffer", flags->load_buffer, "host memory for streaming weights from a URL")
+  cmd->add_option("--load-buffer", flags->load_buffer, "host memory for streaming weights from a URL or a folder")
       ->capture_default_str();
+  AddModelSourceOptions(cmd, flags);
 }
 
-Result<LoadedModel> LoadModel(const std::string& path, const LoadFlags& flags) {
+void AddModelSourceOptions(CLI::App* cmd, LoadFlags* flags) {
+  cmd->add_option("--quant", flags->quant,
+                  "safetensors models: quantize while loading (q8_0, q4_k_m, q4_0, ...); GGUF files keep their types");
+  cmd->add_flag("--offline", flags->offline, "never download: Hub ids must be in the cache (also HF_HUB_OFFLINE=1)");
+}
+
+Result<std::string> ResolveModelLocation(const std::string& name, bool offline) {
+  if (!LooksLikeModelRef(name)) return name;
+  RIGLM_ASSIGN_OR_RETURN(ModelRef ref, ParseModelRef(name));
+  HubOptions options = HubOptions::FromEnvironment();
+  options.offline = options.offline || offline;
+  Result<PulledModel> cached = FindCachedModel(ref, options);
+  if (cached.ok()) return cached->location;
+  if (cached.status().code() != StatusCode::kNotFound) return cached.status();
+  if (options.offline) return NotFound(cached.status().message() + ", and --offline / HF_HUB_OFFLINE forbids downloading it");
+  std::fprintf(stderr, "riglm: %s is not in the cache; pulling it from %s\n", ref.ToString().c_str(), options.endpoint.c_str());
+  RIGLM_ASSIGN_OR_RETURN(PulledModel pulled, PullWithProgress(ref, options));
+  return pulled.location;
+}
+
+Result<PulledModel> PullWithProgress(const ModelRef& ref, HubOptions options) {
+  Progress progress("pulling " + ref.ToString());
+  options.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
+  options.cancel = &g_interrupted;
+  std::signal(SIGINT, OnInterrupt);
+  Result<PulledModel> pulled = PullModel(ref, options);
+  std::signal(SIGINT, SIG_DFL);
+  if (pulled.ok()) progress.Finish();
+  return pulled;
+}
+
+Result<LoadedModel> LoadModel(const std::string& name, const LoadFlags& flags) {
+  RIGLM_ASSIGN_OR_RETURN(const std::string path, ResolveModelLocation(name, flags.offline));
   LoadedModel loaded;
   ModelLoadOptions options;
+  options.quant = flags.quant;
   RIGLM_ASSIGN_OR_RETURN(options.load.buffer_bytes, ParseByteSize(flags.load_buffer));
   if (const char* token = std::getenv("HF_TOKEN")) options.source.bearer_token = token;
   Progress progress("loading " + path);
-  if (IsUrl(path)) {
-    options.load.readers = 4;  // several connections reach a network's line rate sooner
+  const bool streamed = IsUrl(path) || IsHfModelDir(path);
+  if (streamed) {
+    if (IsUrl(path)) options.load.readers = 4;  // several connections reach a network's line rate sooner
     options.load.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
     options.load.cancel = &g_interrupted;
     std::signal(SIGINT, OnInterrupt);
   }
   auto model = LoadModelFrom(path, options);
-  if (IsUrl(path)) {
+  if (streamed) {
     std::signal(SIGINT, SIG_DFL);
     if (model.ok()) progress.Finish();
   }

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "engine/pipeline.h"
+#include "hub/hub_pull.h"
 #include "model/kv_cache.h"
 #include "model/llama_model.h"
 #include "tokenizer/tokenizer.h"
@@ -24,10 +25,25 @@ struct LoadFlags {
   std::string devices;              // empty: this machine's CPU as one stage
   std::vector<double> tensor_split;
   std::string load_buffer = "256MiB";
+  std::string quant;                // safetensors models: quantize while loading
+  bool offline = false;             // Hub ids: the cache only (also HF_HUB_OFFLINE)
 };
 void AddLoadOptions(CLI::App* cmd, LoadFlags* flags);
+// Only --quant and --offline, for commands that run on one device.
+void AddModelSourceOptions(CLI::App* cmd, LoadFlags* flags);
 
-// A path or an http(s) URL (streamed with a progress display, interruptible with Ctrl-C).
+// What -m accepts, for the commands' help.
+inline constexpr const char* kModelHelp =
+    "model: a GGUF file or http(s) URL, a Hugging Face model folder, or a Hub id OWNER/REPO[:QUANT] (pulled when missing)";
+
+// A Hub id becomes the path of its files in the cache, pulled first (with a progress display)
+// when they are missing and `offline` is false; anything else is returned as it is.
+Result<std::string> ResolveModelLocation(const std::string& name, bool offline);
+
+// PullModel with a progress display; Ctrl-C stops it (a later pull resumes).
+Result<PulledModel> PullWithProgress(const ModelRef& ref, HubOptions options);
+
+// A path, a URL, a folder or a Hub id (streamed with a progress display, interruptible with Ctrl-C).
 Result<LoadedModel> LoadModel(const std::string& location, const LoadFlags& flags = {});
 
 // The pipeline stages the flags ask for, planned for this model at `context`; empty for the

@@ -16,6 +16,7 @@ struct PerplexityFlags {
   int threads = 0;
   int64_t max_chunks = -1;
   KvCacheFlags kv_cache;
+  LoadFlags load;
 };
 
 int RunPerplexity(const PerplexityFlags& flags) {
@@ -23,7 +24,7 @@ int RunPerplexity(const PerplexityFlags& flags) {
   if (!in) return ReportError(NotFound(flags.text_file + ": cannot open the text file"));
   std::stringstream buffer;
   buffer << in.rdbuf();
-  auto loaded = LoadModel(flags.model_path);
+  auto loaded = LoadModel(flags.model_path, flags.load);
   if (!loaded.ok()) return ReportError(loaded.status());
   const Tokenizer& tokenizer = *loaded->tokenizer;
   auto kv_types = ResolveKvCacheTypes(flags.kv_cache, loaded->model->config());
@@ -53,12 +54,13 @@ int RunPerplexity(const PerplexityFlags& flags) {
 void AddPerplexityCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<PerplexityFlags>();
   CLI::App* cmd = app.add_subcommand("perplexity", "Measure a model's perplexity on a text file");
-  cmd->add_option("-m,--model", flags->model_path, "GGUF model file")->required();
+  cmd->add_option("-m,--model", flags->model_path, kModelHelp)->required();
   cmd->add_option("-f,--file", flags->text_file, "text file to score")->required();
   cmd->add_option("-c,--ctx-size", flags->context, "tokens per chunk; the second half of each is scored")
       ->capture_default_str();
   cmd->add_option("-t,--threads", flags->threads, "CPU threads (0: one per physical core)")->capture_default_str();
   AddKvCacheOptions(cmd, &flags->kv_cache);
+  AddModelSourceOptions(cmd, &flags->load);
   cmd->add_option("--chunks", flags->max_chunks, "score at most this many chunks (-1: all)")->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = RunPerplexity(*flags); });
 }

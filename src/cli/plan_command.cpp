@@ -23,6 +23,8 @@ struct PlanFlags {
   std::vector<double> tensor_split;
   KvCacheFlags kv_cache;
   std::string output = "text";
+  std::string quant;
+  bool offline = false;
 };
 
 // The header of the model to plan: read from its source, or written for a shape preset.
@@ -36,7 +38,9 @@ Result<GgufFile> PlannedHeader(const PlanFlags& flags) {
   }
   ModelLoadOptions options;
   if (const char* token = std::getenv("HF_TOKEN")) options.source.bearer_token = token;
-  RIGLM_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> source, OpenModelSource(flags.model, options));
+  options.quant = flags.quant;
+  RIGLM_ASSIGN_OR_RETURN(const std::string location, ResolveModelLocation(flags.model, flags.offline));
+  RIGLM_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> source, OpenModelSource(location, options));
   return ReadGgufHeader(*source);
 }
 
@@ -82,7 +86,7 @@ void AddPlanCommand(CLI::App& app, int& exit_code) {
       "  rig.json                         [{\"name\": \"3060\", \"memory\": \"12GiB\", \"pcie\": \"3x4\",\n"
       "                                     \"bandwidth_gbps\": 360, \"reserve\": \"512MiB\"}, ...]\n"
       "The default is this machine's real devices. A URL model is planned from its header alone.");
-  auto* model = cmd->add_option("-m,--model", flags->model, "GGUF model: a path or an http(s) URL");
+  auto* model = cmd->add_option("-m,--model", flags->model, kModelHelp);
   cmd->add_option("--shape", flags->shape, "plan a model by shape preset instead (see riglm synth --help)")->excludes(model);
   cmd->add_option("--type", flags->type, "quantization for --shape (Q4_K_M, Q8_0, F16, ...)")->capture_default_str();
   cmd->add_option("-c,--ctx", flags->context, "context length per sequence")->capture_default_str();
@@ -91,6 +95,8 @@ void AddPlanCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--tensor-split", flags->tensor_split, "manual split: share of layers per device, e.g. 3,1,1")
       ->delimiter(',');
   AddKvCacheOptions(cmd, &flags->kv_cache);
+  cmd->add_option("--quant", flags->quant, "safetensors models: plan them quantized as they would load (q8_0, q4_k_m, ...)");
+  cmd->add_flag("--offline", flags->offline, "never download: Hub ids must be in the cache");
   cmd->add_option("-o,--output", flags->output, "text or json")->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = RunPlan(*flags); });
 }

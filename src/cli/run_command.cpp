@@ -98,7 +98,7 @@ int Run(RunFlags flags) {
 void AddRunCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<RunFlags>();
   CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt, streamed to stdout");
-  cmd->add_option("-m,--model", flags->model_path, "GGUF model: a path or an http(s) URL")->required();
+  cmd->add_option("-m,--model", flags->model_path, kModelHelp)->required();
   auto* prompt = cmd->add_option("-p,--prompt", flags->prompt, "prompt text (empty: start from BOS)");
   cmd->add_option("-f,--file", flags->prompt_file, "read the prompt from a file")->excludes(prompt);
   cmd->add_option("-n,--n-predict", flags->num_predict, "tokens to generate (-1: until end or context full)")

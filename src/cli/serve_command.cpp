@@ -129,7 +129,7 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
       "Endpoints: POST /v1/completions, /v1/chat/completions, GET /v1/models (OpenAI);\n"
       "POST /api/generate, /api/chat, /api/show, GET /api/tags, /api/ps, /api/version (Ollama);\n"
       "GET /health, /metrics (Prometheus). The API key may also come from RIGLM_API_KEY.");
-  cmd->add_option("-m,--model", flags->model_paths, "GGUF model: a path or an http(s) URL (repeatable)")->required();
+  cmd->add_option("-m,--model", flags->model_paths, std::string(kModelHelp) + " (repeatable)")->required();
   cmd->add_option("--alias", flags->aliases, "the name clients use, one per --model (default: the file name)");
   cmd->add_option("--keep-alive", flags->keep_alive,
                   "unload a model this long after its last request (5m, 1h, 0; -1: never). Requests may set keep_alive")

@@ -124,7 +124,7 @@ Status HubCache::LinkSnapshotFile(const std::string& repo, const std::string& co
     if (c == '/') target += "../";
   }
   target += "blobs/" + blob;
-  const std::string temp = link.string() + ".link." + std::to_string(::getpid());
+  const std::string temp = link.string() + ".link" + UniqueTempSuffix();
   std::error_code ec;
   fs::remove(temp, ec);
   fs::create_symlink(target, temp, ec);
@@ -146,8 +146,8 @@ std::vector<CachedSnapshot> HubCache::List() const {
     std::map<std::string, std::vector<std::string>> refs_by_commit;
     for (const fs::directory_entry& ref : fs::recursive_directory_iterator(repo_entry.path() / "refs", ec)) {
       if (!ref.is_regular_file(ec)) continue;
-      Result<std::string> commit = ResolveRevision(repo, fs::relative(ref.path(), repo_entry.path() / "refs").string());
-      if (commit.ok()) refs_by_commit[*commit].push_back(fs::relative(ref.path(), repo_entry.path() / "refs").string());
+      Result<std::string> commit = ResolveRevision(repo, ref.path().lexically_relative(repo_entry.path() / "refs").string());
+      if (commit.ok()) refs_by_commit[*commit].push_back(ref.path().lexically_relative(repo_entry.path() / "refs").string());
     }
     for (const fs::directory_entry& snap : fs::directory_iterator(repo_entry.path() / "snapshots", ec)) {
       CachedSnapshot s;
@@ -158,7 +158,7 @@ std::vector<CachedSnapshot> HubCache::List() const {
       for (const fs::directory_entry& f : fs::recursive_directory_iterator(snap.path(), ec)) {
         std::error_code fec;
         if (!f.is_regular_file(fec)) continue;  // follows the link: dangling links (blob missing) are left out
-        s.files.push_back({fs::relative(f.path(), snap.path()).string(), static_cast<uint64_t>(f.file_size(fec))});
+        s.files.push_back({f.path().lexically_relative(snap.path()).string(), static_cast<uint64_t>(f.file_size(fec))});
         struct stat st {};
         if (::stat(f.path().c_str(), &st) == 0) s.modified = std::max<int64_t>(s.modified, st.st_mtime);
       }

@@ -59,7 +59,9 @@ bool IsGguf(const std::string& path) {
 }  // namespace
 
 bool LooksLikeModelRef(const std::string& text) {
-  if (IsUrl(text)) return false;
+  if (IsUrl(text) || StartsWith(text, "/") || StartsWith(text, "./") || StartsWith(text, "../")) return false;
+  const std::string lower = ToLower(text);
+  if (EndsWith(lower, ".gguf") || EndsWith(lower, ".safetensors")) return false;  // a file that is missing
   struct stat st {};
   if (::stat(text.c_str(), &st) == 0) return false;
   return ParseModelRef(text).ok();
@@ -255,6 +257,71 @@ Result<PulledModel> PullModel(const ModelRef& ref, const HubOptions& options) {
   const std::string snapshot = cache.SnapshotDir(ref.repo, info.commit);
   m.location = sel.model_path.empty() ? snapshot : snapshot + "/" + sel.model_path;
   return m;
+}
+
+std::vector<CachedModel> ListCachedModels(const HubCache& cache) {
+  std::vector<CachedModel> out;
+  for (const CachedSnapshot& s : cache.List()) {
+    const bool main = std::find(s.refs.begin(), s.refs.end(), "main") != s.refs.end();
+    const std::string repo = main ? s.repo : s.repo + "@" + s.commit;
+    std::map<std::string, CachedModel> ggufs;  // by tag
+    std::map<std::string, int> tag_uses;
+    bool has_config = false, has_safetensors = false;
+    uint64_t folder_bytes = 0;
+    for (const CachedFile& f : s.files) {
+      has_config |= f.path == "config.json";
+      has_safetensors |= f.path.find('/') == std::string::npos && EndsWith(f.path, ".safetensors");
+      folder_bytes += f.size;
+      if (!IsGguf(f.path)) continue;
+      std::string stem;
+      int part = 0;
+      const bool split = SplitPart(f.path, &stem, &part);
+      const std::string key = split ? stem : f.path;
+      CachedModel& m = ggufs[key];
+      if (m.file.empty() || !split || part == 1) {
+        m.file = f.path;
+        m.location = s.dir + "/" + f.path;
+      }
+      m.bytes += f.size;
+    }
+    for (auto& [key, m] : ggufs) ++tag_uses[QuantOf(m.file)];
+    for (auto& [key, m] : ggufs) {
+      const std::string quant = QuantOf(m.file);
+      m.repo = s.repo;
+      m.commit = s.commit;
+      m.modified = s.modified;
+      m.format = "gguf";
+      m.name = repo + ":" + (tag_uses[quant] == 1 ? quant : BaseName(m.file));
+      out.push_back(m);
+    }
+    if (has_config && has_safetensors) {
+      CachedModel m;
+      m.name = repo;
+      m.repo = s.repo;
+      m.commit = s.commit;
+      m.location = s.dir;
+      m.bytes = folder_bytes;
+      m.modified = s.modified;
+      m.format = "safetensors";
+      out.push_back(m);
+    }
+  }
+  return out;
+}
+
+Result<uint64_t> RemoveCachedModel(const HubCache& cache, const ModelRef& ref) {
+  RIGLM_ASSIGN_OR_RETURN(std::string commit, cache.ResolveRevision(ref.repo, ref.revision));
+  if (ref.tag.empty()) return cache.Remove(ref.repo, commit, {});
+  for (const CachedSnapshot& s : cache.List()) {
+    if (s.repo != ref.repo || s.commit != commit) continue;
+    std::vector<RepoFile> files;
+    for (const CachedFile& f : s.files) files.push_back({f.path, f.size, "", ""});
+    RIGLM_ASSIGN_OR_RETURN(FileSelection sel, SelectFiles(ref.repo, files, ref.tag));
+    std::vector<std::string> paths;
+    for (const RepoFile& f : sel.files) paths.push_back(f.path);
+    return cache.Remove(ref.repo, commit, paths);
+  }
+  return NotFound(ref.ToString() + " is not in the cache " + cache.root());
 }
 
 }  // namespace riglm

@@ -42,4 +42,19 @@ Result<PulledModel> PullModel(const ModelRef& ref, const HubOptions& options);
 // The model in the cache without any network access; NotFound when a file is missing.
 Result<PulledModel> FindCachedModel(const ModelRef& ref, const HubOptions& options);
 
+// What the cache holds, as names that load it: "OWNER/REPO:QUANT" for each GGUF model (split
+// parts counted once), "OWNER/REPO" for a safetensors folder; "@commit" when no branch points there.
+struct CachedModel {
+  std::string name;
+  std::string repo, commit;
+  std::string file;      // GGUF: the file (first part) in the repository
+  std::string location;  // what to load
+  std::string format;    // "gguf" or "safetensors"
+  uint64_t bytes = 0;
+  int64_t modified = 0;
+};
+std::vector<CachedModel> ListCachedModels(const HubCache& cache);
+// Removes what `ref` names (the whole snapshot without a tag); returns the bytes freed.
+Result<uint64_t> RemoveCachedModel(const HubCache& cache, const ModelRef& ref);
+
 }  // namespace riglm

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -37,8 +38,15 @@ Result<std::string> ReadTextFile(const std::string& path, uint64_t max_bytes) {
   return text;
 }
 
+std::string UniqueTempSuffix() {
+  static std::atomic<uint64_t> counter{0};
+  char host[64] = "";
+  ::gethostname(host, sizeof host - 1);
+  return "." + std::string(host) + "." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+}
+
 Status WriteFileAtomically(const std::string& path, std::span<const uint8_t> bytes) {
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  const std::string temp = path + ".tmp" + UniqueTempSuffix();
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoError(temp + ": " + std::strerror(errno));
   size_t done = 0;
