@@ -273,3 +273,46 @@ TEST_F(HubTest, OfflineUsesTheCacheOnlyAndListsAndRemovesModels) {
 
 }  // namespace
 }  // namespace riglm
+
+namespace riglm {
+namespace {
+
+// The path a new user takes: run a Hub id (pulled on first use), list it, run it offline, remove it.
+TEST_F(HubTest, CommandLineRunsListsAndRemovesHubModels) {
+  const std::string env = "HF_ENDPOINT=" + testing::ShellQuote(hub_.endpoint()) + " HF_HUB_CACHE=" +
+                          testing::ShellQuote(options_.cache_dir) + " HF_TOKEN= ";
+  const std::string expected = testing::GreedyText(*LlamaModel::Load(testing::Stories260KPath()).value(), "Once upon a time", 16);
+  auto run = testing::RunRiglm("run -m tiny/stories-GGUF:Q8_0 -p 'Once upon a time' -n 16 --temp 0", env);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("pulling"), std::string::npos) << run.err;
+  EXPECT_NE(run.out.find(expected), std::string::npos) << run.out;
+
+  auto list = testing::RunRiglm("list", env);
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("tiny/stories-GGUF:Q8_0"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("gguf"), std::string::npos) << list.out;
+
+  auto offline = testing::RunRiglm("run -m tiny/stories-GGUF:Q8_0 -p 'Once upon a time' -n 16 --temp 0 --offline", env);
+  ASSERT_EQ(offline.exit_code, 0) << offline.err;
+  EXPECT_EQ(offline.err.find("pulling"), std::string::npos) << offline.err;
+  auto missing = testing::RunRiglm("run -m tiny/stories-GGUF:Q4_K_M -n 4", "HF_HUB_OFFLINE=1 " + env);
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("HF_HUB_OFFLINE"), std::string::npos) << missing.err;
+
+  auto plan = testing::RunRiglm("plan -m tiny/stories-GGUF:Q8_0 --devices cpu", env);
+  EXPECT_EQ(plan.exit_code, 0) << plan.err;
+
+  auto rm = testing::RunRiglm("rm tiny/stories-GGUF:Q8_0", env);
+  ASSERT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_NE(rm.out.find("removed tiny/stories-GGUF:Q8_0"), std::string::npos) << rm.out;
+  list = testing::RunRiglm("list", env);
+  EXPECT_NE(list.out.find("no models"), std::string::npos) << list.out;
+  auto rm_again = testing::RunRiglm("rm tiny/stories-GGUF:Q8_0", env);
+  EXPECT_NE(rm_again.exit_code, 0);
+  auto bad = testing::RunRiglm("pull nobody/nothing", env);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("was not found"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace riglm
