@@ -23,20 +23,8 @@ using json = nlohmann::json;
 
 class ServerTest : public ::testing::Test {
  protected:
-  // The served model as the server loads it (again after an unload).
   static Result<std::unique_ptr<ServedModel>> LoadServed(const std::string& name, const std::string& path) {
-    auto served = std::make_unique<ServedModel>();
-    RIGLM_ASSIGN_OR_RETURN(served->model, LlamaModel::Load(path));
-    RIGLM_ASSIGN_OR_RETURN(served->tokenizer, Tokenizer::FromGguf(served->model->gguf()));
-    served->name = name;
-    served->path = path;
-    SchedulerOptions options;
-    options.parallel = 4;
-    options.context = 512;
-    options.threads = 2;
-    options.max_queue = 32;
-    served->scheduler = std::make_unique<Scheduler>(*served->model, *served->tokenizer, options);
-    return served;
+    return testing::LoadServedForTest(name, path);
   }
 
   static void SetUpTestSuite() {

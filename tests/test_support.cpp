@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "engine/generator.h"
+#include "loader/model_loader.h"
 #include "model/synthetic.h"
 #include "tensor/quant.h"
 #include "tokenizer/tokenizer.h"
@@ -115,6 +116,21 @@ std::string ShellQuote(const std::string& s) {
     }
   }
   return out + "'";
+}
+
+Result<std::unique_ptr<ServedModel>> LoadServedForTest(const std::string& name, const std::string& path) {
+  auto served = std::make_unique<ServedModel>();
+  RIGLM_ASSIGN_OR_RETURN(served->model, LoadModelFrom(path));
+  RIGLM_ASSIGN_OR_RETURN(served->tokenizer, Tokenizer::FromGguf(served->model->gguf()));
+  served->name = name;
+  served->path = path;
+  SchedulerOptions options;
+  options.parallel = 4;
+  options.context = 512;
+  options.threads = 2;
+  options.max_queue = 32;
+  served->scheduler = std::make_unique<Scheduler>(*served->model, *served->tokenizer, options);
+  return served;
 }
 
 CommandResult RunRiglm(const std::string& args, const std::string& env) {

@@ -10,6 +10,7 @@
 #include "engine/pipeline.h"
 #include "model/config.h"
 #include "model/llama_model.h"
+#include "server/model_registry.h"
 
 namespace riglm::testing {
 
@@ -61,6 +62,9 @@ std::vector<float> RandomFloats(size_t n, uint64_t seed, float scale = 1.0f);
 
 // Bytes of `values` stored as `type` (quantizing as needed).
 std::vector<uint8_t> EncodeAs(DType type, const std::vector<float>& values);
+
+// A model as `riglm serve` loads it, with a small scheduler (4 sequences of 512 tokens).
+Result<std::unique_ptr<ServedModel>> LoadServedForTest(const std::string& name, const std::string& path);
 
 struct CommandResult {
   int exit_code = -1;

@@ -34,6 +34,9 @@ std::atomic<bool> g_stop{false};
 extern "C" void OnStopSignal(int) { g_stop.store(true); }
 
 std::string NameFromPath(const std::string& path) {
+  if (LooksLikeModelRef(path)) {
+    if (Result<ModelRef> ref = ParseModelRef(path); ref.ok()) return ref->ToString();
+  }
   std::string name = path.substr(path.find_last_of('/') + 1);
   if (name.size() > 5 && name.compare(name.size() - 5, 5, ".gguf") == 0) name.resize(name.size() - 5);
   return name;
@@ -108,6 +111,9 @@ int RunServe(ServeFlags flags) {
   if (Status s = registry.LoadAll(); !s.ok()) return ReportError(s);
   flags.server.max_tokens_limit = std::max<int64_t>(flags.context, 1);
   if (flags.context <= 0) flags.server.max_tokens_limit = 1 << 20;  // each model's own context bounds it
+  auto hub = std::make_shared<HubOptions>(HubOptions::FromEnvironment());
+  hub->offline = hub->offline || flags.load.offline;
+  flags.server.hub = hub;
   HttpServer server(registry, flags.server);
   if (Status s = server.Start(); !s.ok()) return ReportError(s);
   std::fprintf(stderr, "riglm: serving %s on http://%s:%d%s\n", registry.Names().c_str(), flags.server.host.c_str(),
@@ -127,8 +133,10 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("serve", "Serve a model over the OpenAI and Ollama HTTP APIs");
   cmd->footer(
       "Endpoints: POST /v1/completions, /v1/chat/completions, GET /v1/models (OpenAI);\n"
-      "POST /api/generate, /api/chat, /api/show, GET /api/tags, /api/ps, /api/version (Ollama);\n"
-      "GET /health, /metrics (Prometheus). The API key may also come from RIGLM_API_KEY.");
+      "POST /api/generate, /api/chat, /api/show, /api/pull, DELETE /api/delete, GET /api/tags, /api/ps,\n"
+      "/api/version (Ollama); GET /health, /metrics (Prometheus). The API key may also come from RIGLM_API_KEY.\n"
+      "Models in the Hugging Face cache (riglm list) are listed by /api/tags and load on their first request;\n"
+      "/api/pull adds one (HF_ENDPOINT, HF_TOKEN and HF_HUB_CACHE as for riglm pull).");
   cmd->add_option("-m,--model", flags->model_paths, std::string(kModelHelp) + " (repeatable)")->required();
   cmd->add_option("--alias", flags->aliases, "the name clients use, one per --model (default: the file name)");
   cmd->add_option("--keep-alive", flags->keep_alive,

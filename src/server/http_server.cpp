@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "server/api.h"
+#include "server/hub_routes.h"
 #include "server/responses.h"
 
 namespace riglm {
@@ -103,9 +104,15 @@ class HttpServer::Impl {
     svr_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(ToJsonText(ModelsListBody(models_.List())), "application/json");
     });
-    svr_.Get("/api/tags", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(ToJsonText(OllamaTagsBody(models_.List())), "application/json");
-    });
+    if (o_.hub) {
+      AddHubRoutes(svr_, models_, *o_.hub, [this](const httplib::Request& req, httplib::Response& res, const ApiError& e) {
+        SendError(req, res, e);
+      });
+    } else {
+      svr_.Get("/api/tags", [this](const httplib::Request&, httplib::Response& res) {
+        res.set_content(ToJsonText(OllamaTagsBody(models_.List())), "application/json");
+      });
+    }
     svr_.Get("/api/ps", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(ToJsonText(OllamaPsBody(models_.List())), "application/json");
     });

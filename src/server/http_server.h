@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "hub/hub_client.h"
 #include "server/model_registry.h"
 
 namespace riglm {
@@ -21,6 +22,7 @@ struct ServerOptions {
   int http_threads = 0;              // 0: 2 x parallel + 8
   int read_timeout_s = 30;           // slow or half-open clients
   int64_t max_tokens_limit = 4096;   // bounds max_tokens / num_predict (the context per sequence)
+  std::shared_ptr<const HubOptions> hub;  // /api/pull, /api/delete and cached models in /api/tags; null: none
 };
 
 class HttpServer {

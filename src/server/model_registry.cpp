@@ -60,7 +60,18 @@ ModelRegistry::Entry* ModelRegistry::Find(const std::string& name) {
   return nullptr;
 }
 
+Result<bool> ModelRegistry::Forget(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (name.empty()) return false;
+  Entry* e = Find(name);
+  if (e == nullptr) return false;
+  if (e->in_flight > 0) return Unavailable("model '" + e->name + "' is in use by " + std::to_string(e->in_flight) + " request(s)");
+  entries_.erase(entries_.begin() + (e - entries_.data()));
+  return true;
+}
+
 std::string ModelRegistry::Names() const {
+  std::lock_guard<std::mutex> lock(mutex_);
   std::string out;
   for (const Entry& e : entries_) out += (out.empty() ? "" : ", ") + e.name;
   return out;
@@ -75,13 +86,32 @@ Status ModelRegistry::LoadAll() {
 }
 
 Result<std::shared_ptr<ServedModel>> ModelRegistry::Acquire(const std::string& name) {
+  bool known = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Entry* e = Find(name);
-    if (e == nullptr) return NotFound("model '" + name + "' not found (this server has: " + Names() + ")");
-    if (e->model) {
+    known = e != nullptr;
+    if (e != nullptr && e->model) {
       ++e->in_flight;
       return e->model;
+    }
+  }
+  if (!known) {
+    std::string message = "model '" + name + "' not found (this server has: " + Names() + ")";
+    if (!resolver_) return NotFound(message);
+    Result<std::string> path = resolver_(BaseName(name));
+    if (!path.ok()) {
+      if (path.status().code() == StatusCode::kNotFound) return NotFound(message + "; pull it first (POST /api/pull)");
+      return path.status();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (Find(name) == nullptr) {
+      Entry e;
+      e.name = BaseName(name);
+      e.path = *path;
+      struct stat st {};
+      if (stat(e.path.c_str(), &st) == 0) e.file_bytes = static_cast<uint64_t>(st.st_size);
+      entries_.push_back(std::move(e));
     }
   }
   std::lock_guard<std::mutex> loading(load_mutex_);
@@ -89,6 +119,7 @@ Result<std::shared_ptr<ServedModel>> ModelRegistry::Acquire(const std::string& n
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Entry* e = Find(name);
+    if (e == nullptr) return NotFound("model '" + name + "' was deleted");
     if (e->model) {  // loaded by another request meanwhile
       ++e->in_flight;
       return e->model;
@@ -100,6 +131,7 @@ Result<std::shared_ptr<ServedModel>> ModelRegistry::Acquire(const std::string& n
   RIGLM_ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> loaded, loader_(entry_name, path));
   std::lock_guard<std::mutex> lock(mutex_);
   Entry* e = Find(entry_name);
+  if (e == nullptr) return NotFound("model '" + name + "' was deleted while it loaded");
   e->model = std::move(loaded);
   e->model->loaded_at = Clock::now();
   e->expires_at = Clock::time_point::max();

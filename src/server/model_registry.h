@@ -53,6 +53,14 @@ class ModelRegistry {
   ModelRegistry(const ModelRegistry&) = delete;
   ModelRegistry& operator=(const ModelRegistry&) = delete;
 
+  // Where models not named at start come from (the Hub cache): name -> path, NotFound when
+  // unknown. Such models load on their first request and are then listed like the others.
+  using Resolver = std::function<Result<std::string>(const std::string& name)>;
+  void SetResolver(Resolver resolver) { resolver_ = std::move(resolver); }
+  // Drops a model from the list (unloading it); Unavailable while requests use it. False when
+  // the server does not have it.
+  Result<bool> Forget(const std::string& name);
+
   Status LoadAll();
   // `name` as clients send it (":latest" optional; empty: the first model), loaded if needed.
   // NotFound lists the models there are; a failed load says why (e.g. not enough memory).
@@ -70,6 +78,7 @@ class ModelRegistry {
 
   std::vector<Entry> entries_;
   Loader loader_;
+  Resolver resolver_;
   double default_keep_alive_s_;
   mutable std::mutex mutex_;
   std::mutex load_mutex_;  // one load at a time; held without mutex_

@@ -15,18 +15,6 @@ namespace {
 
 int64_t Nanoseconds(double seconds) { return static_cast<int64_t>(seconds * 1e9); }
 
-// RFC 3339 with nanoseconds, as Ollama writes created_at.
-std::string Rfc3339(std::chrono::system_clock::time_point t) {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  const std::time_t seconds = static_cast<std::time_t>(ns / 1000000000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ns % 1000000000));
-  return buf;
-}
-
 std::string NextId(const char* prefix) {
   static std::atomic<uint64_t> counter{0};
   char buf[64];
@@ -56,6 +44,20 @@ json Details(const ServedModel& m) {
 }
 
 }  // namespace
+
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  const std::time_t seconds = static_cast<std::time_t>(ns / 1000000000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ns % 1000000000));
+  return buf;
+}
+
+std::string OllamaName(const std::string& name) { return name.find(':') == std::string::npos ? name + ":latest" : name; }
+
 
 std::string ToJsonText(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -282,7 +284,7 @@ json ModelsListBody(const std::vector<ModelRegistry::Entry>& models) {
 json OllamaTagsBody(const std::vector<ModelRegistry::Entry>& models) {
   json list = json::array();
   for (const auto& e : models) {
-    json m = {{"name", e.name + ":latest"}, {"model", e.name + ":latest"},
+    json m = {{"name", OllamaName(e.name)}, {"model", OllamaName(e.name)},
               {"modified_at", Rfc3339(e.model ? e.model->loaded_at : std::chrono::system_clock::now())},
               {"size", e.file_bytes}, {"digest", ""}};
     m["details"] = e.model ? Details(*e.model) : json{{"format", "gguf"}};
@@ -296,7 +298,7 @@ json OllamaPsBody(const std::vector<ModelRegistry::Entry>& models) {
   for (const auto& e : models) {
     if (!e.model) continue;
     const bool forever = e.expires_at == ModelRegistry::Clock::time_point::max();
-    list.push_back({{"name", e.name + ":latest"}, {"model", e.name + ":latest"}, {"size", e.file_bytes}, {"digest", ""},
+    list.push_back({{"name", OllamaName(e.name)}, {"model", OllamaName(e.name)}, {"size", e.file_bytes}, {"digest", ""},
                     {"details", Details(*e.model)},
                     {"expires_at", forever ? std::string("0001-01-01T00:00:00Z") : Rfc3339(e.expires_at)},
                     {"size_vram", 0}});

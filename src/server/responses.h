@@ -57,6 +57,11 @@ class ResponseStream {
   bool finished_ = false;
 };
 
+// RFC 3339 with nanoseconds, as Ollama writes created_at.
+std::string Rfc3339(std::chrono::system_clock::time_point t);
+// Ollama's model names carry a tag: "name:latest" unless the name has one ("owner/repo:Q4_K_M").
+std::string OllamaName(const std::string& name);
+
 nlohmann::ordered_json ModelsListBody(const std::vector<ModelRegistry::Entry>& models);
 nlohmann::ordered_json OllamaTagsBody(const std::vector<ModelRegistry::Entry>& models);
 nlohmann::ordered_json OllamaPsBody(const std::vector<ModelRegistry::Entry>& models);
