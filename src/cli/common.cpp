@@ -7,6 +7,7 @@
 #include "device/device.h"
 #include "hub/hub_pull.h"
 #include "loader/model_loader.h"
+#include "loader/split_gguf.h"
 #include "model/hf_model_source.h"
 #include "planner/planner.h"
 
@@ -68,7 +69,7 @@ Result<LoadedModel> LoadModel(const std::string& name, const LoadFlags& flags) {
   RIGLM_ASSIGN_OR_RETURN(options.load.buffer_bytes, ParseByteSize(flags.load_buffer));
   if (const char* token = std::getenv("HF_TOKEN")) options.source.bearer_token = token;
   Progress progress("loading " + path);
-  const bool streamed = IsUrl(path) || IsHfModelDir(path);
+  const bool streamed = IsUrl(path) || IsHfModelDir(path) || IsSplitGgufPath(path);
   if (streamed) {
     if (IsUrl(path)) options.load.readers = 4;  // several connections reach a network's line rate sooner
     options.load.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };

@@ -37,6 +37,8 @@ class GgufWriter {
   // memory can be made.
   void AddTensor(const std::string& name, DType type, std::vector<uint64_t> dims, RowSource source);
 
+  void ClearTensors() { tensors_.clear(); }
+
   std::vector<uint8_t> ToBytes() const;
   // Streams the file: at most `chunk_bytes` of tensor data are held at a time. `on_progress`
   // sees bytes written so far and the total.

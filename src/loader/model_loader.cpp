@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "loader/gguf_header.h"
+#include "loader/split_gguf.h"
 #include "model/hf_model_source.h"
 
 namespace riglm {
@@ -39,11 +40,13 @@ Result<std::unique_ptr<ByteSource>> OpenModelSource(const std::string& location,
   if (!options.quant.empty()) {
     return InvalidArgument(location + ": --quant applies to safetensors models; a GGUF file keeps its types (riglm quantize re-encodes one)");
   }
+  if (!IsUrl(location) && IsSplitGgufPath(location)) return OpenSplitGguf(location, options.source);
   return OpenByteSource(location, options.source);
 }
 
 Result<std::unique_ptr<LlamaModel>> LoadModelFrom(const std::string& location, const ModelLoadOptions& options) {
-  if (!IsUrl(location) && !IsHfModelDir(location) && options.quant.empty()) return LlamaModel::Load(location);
+  const bool one_file = !IsUrl(location) && !IsHfModelDir(location) && !IsSplitGgufPath(location);
+  if (one_file && options.quant.empty()) return LlamaModel::Load(location);
   RIGLM_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> source, OpenModelSource(location, options));
   RIGLM_ASSIGN_OR_RETURN(GgufFile gguf, ReadGgufHeader(*source));
   auto sink = std::make_shared<HostSink>("cpu");

@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <set>
 
@@ -11,6 +10,7 @@
 
 #include "format/gguf_writer.h"
 #include "format/safetensors.h"
+#include "loader/composed_source.h"
 #include "model/shapes.h"
 #include "tensor/quant.h"
 #include "util/files.h"
@@ -30,17 +30,6 @@ constexpr HfArchitecture kArchitectures[] = {
     {"LlamaForCausalLM", "llama", false},
     {"MistralForCausalLM", "llama", false},
     {"Qwen2ForCausalLM", "qwen2", true},
-};
-
-// Where one GGUF tensor's bytes come from, and what they become.
-struct TensorPlan {
-  std::string gguf_name;
-  int shard = 0;
-  const SafetensorsTensor* source = nullptr;
-  DType target = DType::kF32;
-  uint64_t cols = 0, rows = 0;
-  uint64_t offset = 0;  // of the converted bytes in the presented GGUF
-  uint64_t size_bytes = 0;
 };
 
 // HF tensor name -> GGUF tensor name ("" when riglm has no use for it).
@@ -227,82 +216,6 @@ Result<std::vector<std::string>> ShardNames(const std::string& dir) {
   return std::vector<std::string>(names.begin(), names.end());
 }
 
-class HfModelSource : public ByteSource {
- public:
-  const std::string& name() const override { return name_; }
-  uint64_t size() const override { return size_; }
-  Status ReadAt(uint64_t offset, std::span<uint8_t> out) override;
-
-  std::string name_;
-  uint64_t size_ = 0;
-  std::vector<uint8_t> header_;
-  std::vector<std::unique_ptr<ByteSource>> shards_;
-  std::vector<SafetensorsHeader> shard_headers_;
-  std::vector<TensorPlan> tensors_;  // by offset
-
- private:
-  Status ReadTensor(const TensorPlan& t, uint64_t offset, std::span<uint8_t> out);
-};
-
-Status HfModelSource::ReadAt(uint64_t offset, std::span<uint8_t> out) {
-  if (offset > size_ || out.size() > size_ - offset) return InvalidArgument(name_ + ": read past the end");
-  while (!out.empty()) {
-    if (offset < header_.size()) {
-      const size_t n = std::min<uint64_t>(out.size(), header_.size() - offset);
-      std::memcpy(out.data(), header_.data() + offset, n);
-      offset += n;
-      out = out.subspan(n);
-      continue;
-    }
-    // The first tensor ending after `offset`; bytes before it are alignment padding.
-    auto it = std::upper_bound(tensors_.begin(), tensors_.end(), offset,
-                               [](uint64_t o, const TensorPlan& t) { return o < t.offset + t.size_bytes; });
-    const uint64_t next = it == tensors_.end() ? size_ : it->offset;
-    if (offset < next) {
-      const size_t n = std::min<uint64_t>(out.size(), next - offset);
-      std::memset(out.data(), 0, n);
-      offset += n;
-      out = out.subspan(n);
-      continue;
-    }
-    const size_t n = std::min<uint64_t>(out.size(), it->offset + it->size_bytes - offset);
-    RIGLM_RETURN_IF_ERROR(ReadTensor(*it, offset - it->offset, out.first(n)));
-    offset += n;
-    out = out.subspan(n);
-  }
-  return Status::Ok();
-}
-
-// Converts whole rows in batches of a few MiB, so memory per reader stays small whatever the
-// tensor's size.
-Status HfModelSource::ReadTensor(const TensorPlan& t, uint64_t offset, std::span<uint8_t> out) {
-  const SafetensorsTensor& s = *t.source;
-  ByteSource& shard = *shards_[t.shard];
-  if (s.type == t.target) return shard.ReadAt(s.offset + offset, out);
-  const uint64_t in_row = RowBytes(s.type, t.cols), out_row = RowBytes(t.target, t.cols);
-  const uint64_t batch_rows = std::max<uint64_t>(1, (uint64_t{4} << 20) / in_row);
-  std::vector<uint8_t> in, converted;
-  std::vector<float> row(t.cols);
-  uint64_t row_index = offset / out_row;
-  uint64_t skip = offset % out_row;
-  while (!out.empty()) {
-    const uint64_t rows = std::min({batch_rows, t.rows - row_index, (skip + out.size() + out_row - 1) / out_row});
-    in.resize(rows * in_row);
-    converted.resize(rows * out_row);
-    RIGLM_RETURN_IF_ERROR(shard.ReadAt(s.offset + row_index * in_row, in));
-    for (uint64_t r = 0; r < rows; ++r) {
-      DequantizeRow(s.type, in.data() + r * in_row, row.data(), static_cast<int64_t>(t.cols));
-      QuantizeRow(t.target, row.data(), converted.data() + r * out_row, static_cast<int64_t>(t.cols));
-    }
-    const size_t n = std::min<uint64_t>(out.size(), rows * out_row - skip);
-    std::memcpy(out.data(), converted.data() + skip, n);
-    out = out.subspan(n);
-    row_index += rows;
-    skip = 0;
-  }
-  return Status::Ok();
-}
-
 std::string BaseName(const std::string& path) {
   std::string p = path;
   while (p.size() > 1 && p.back() == '/') p.pop_back();
@@ -320,8 +233,6 @@ bool IsHfModelDir(const std::string& path) {
 }
 
 Result<std::unique_ptr<ByteSource>> OpenHfModel(const std::string& dir, const HfModelOptions& options) {
-  auto source = std::make_unique<HfModelSource>();
-  source->name_ = dir;
   const std::string config_path = dir + "/config.json";
   RIGLM_ASSIGN_OR_RETURN(std::string config_text, ReadTextFile(config_path));
   Json config = Json::parse(config_text, nullptr, false);
@@ -333,11 +244,11 @@ Result<std::unique_ptr<ByteSource>> OpenHfModel(const std::string& dir, const Hf
     const std::string repo_dir = BaseName(dir.substr(0, dir.find("/snapshots/")));
     if (repo_dir.rfind("models--", 0) == 0) model_name = repo_dir.substr(repo_dir.rfind("--") + 2);
   }
-  GgufWriter w;
+  GgufWriter metadata;
   const HfArchitecture* arch = nullptr;
   bool tied = false;
-  RIGLM_RETURN_IF_ERROR(ConfigToMetadata(config, config_path, model_name, &w, &arch, &tied));
-  RIGLM_RETURN_IF_ERROR(AddTokenizerMetadata(dir, &w));
+  RIGLM_RETURN_IF_ERROR(ConfigToMetadata(config, config_path, model_name, &metadata, &arch, &tied));
+  RIGLM_RETURN_IF_ERROR(AddTokenizerMetadata(dir, &metadata));
 
   std::optional<QuantRecipe> recipe;
   if (!options.quant.empty()) {
@@ -346,7 +257,9 @@ Result<std::unique_ptr<ByteSource>> OpenHfModel(const std::string& dir, const Hf
   }
 
   RIGLM_ASSIGN_OR_RETURN(std::vector<std::string> shard_names, ShardNames(dir));
-  source->shard_headers_.reserve(shard_names.size());
+  std::vector<std::unique_ptr<ByteSource>> shards;
+  std::vector<ComposedTensor> tensors;
+  const int64_t num_layers = config["num_hidden_layers"].get<int64_t>();
   for (const std::string& shard_name : shard_names) {
     Result<std::unique_ptr<ByteSource>> shard = options.open_shard ? options.open_shard(shard_name)
                                                                    : OpenFileSource(dir + "/" + shard_name, options.source);
@@ -355,29 +268,22 @@ Result<std::unique_ptr<ByteSource>> OpenHfModel(const std::string& dir, const Hf
     }
     RIGLM_RETURN_IF_ERROR(shard.status());
     RIGLM_ASSIGN_OR_RETURN(SafetensorsHeader header, ReadSafetensorsHeader(**shard));
-    source->shards_.push_back(std::move(*shard));
-    source->shard_headers_.push_back(std::move(header));
-  }
-
-  const int64_t num_layers = config["num_hidden_layers"].get<int64_t>();
-  std::map<std::string, TensorPlan> by_name;
-  for (size_t i = 0; i < source->shard_headers_.size(); ++i) {
-    for (const SafetensorsTensor& st : source->shard_headers_[i].tensors) {
+    for (const SafetensorsTensor& st : header.tensors) {
       std::string gguf_name = GgufTensorName(st.name);
-      if (gguf_name.empty()) continue;  // rotary_emb.inv_freq and the like
-      const std::string where = shard_names[i] + ": tensor '" + st.name + "'";
+      if (gguf_name.empty() || (tied && gguf_name == "output.weight")) continue;  // rotary_emb.inv_freq and the like
+      const std::string where = shard_name + ": tensor '" + st.name + "'";
       if (st.type != DType::kF32 && st.type != DType::kF16 && st.type != DType::kBF16) {
         return Unsupported(where + " has dtype " + std::string(SafetensorsDTypeName(st.type)) + "; weights must be F32, F16 or BF16");
       }
       if (st.shape.empty() || st.shape.size() > 2) return Corruption(where + " has shape " + ShapeString(st.shape) + "; expected 1 or 2 dimensions");
-      TensorPlan t;
-      t.gguf_name = gguf_name;
-      t.shard = static_cast<int>(i);
-      t.source = &st;
-      t.cols = st.shape.back();
-      t.rows = st.shape.size() == 2 ? st.shape[0] : 1;
+      ComposedTensor t;
+      t.name = gguf_name;
+      t.dims.assign(st.shape.rbegin(), st.shape.rend());
+      t.source = static_cast<int>(shards.size());
+      t.source_offset = st.offset;
+      t.source_type = st.type;
       if (st.shape.size() == 1) {
-        t.target = DType::kF32;
+        t.type = DType::kF32;
       } else if (recipe) {
         int64_t layer = -1;
         std::string short_name = gguf_name;
@@ -385,30 +291,15 @@ Result<std::unique_ptr<ByteSource>> OpenHfModel(const std::string& dir, const Hf
           layer = std::stoll(gguf_name.substr(4));
           short_name = gguf_name.substr(gguf_name.find('.', 4) + 1);
         }
-        t.target = recipe->TypeForMatrix(short_name, layer, num_layers, static_cast<int64_t>(t.cols));
+        t.type = recipe->TypeForMatrix(short_name, layer, num_layers, static_cast<int64_t>(t.dims[0]));
       } else {
-        t.target = st.type;
+        t.type = st.type;
       }
-      if (!by_name.emplace(gguf_name, std::move(t)).second) return Corruption(dir + ": tensor '" + st.name + "' appears in two shards");
+      tensors.push_back(std::move(t));
     }
+    shards.push_back(std::move(*shard));
   }
-  if (tied) by_name.erase("output.weight");
-  for (auto& [gguf_name, t] : by_name) {
-    std::vector<uint64_t> dims(t.source->shape.rbegin(), t.source->shape.rend());
-    w.AddTensor(gguf_name, t.target, dims, GgufWriter::RowSource{});
-  }
-  source->header_ = w.HeaderBytes();
-  // The presented file's tensor offsets, as a GGUF reader will compute them.
-  RIGLM_ASSIGN_OR_RETURN(GgufFile layout, GgufFile::Parse(source->header_, w.TotalBytes(), dir));
-  for (const GgufTensorInfo& info : layout.tensors()) {
-    TensorPlan& t = by_name.at(info.name);
-    t.offset = layout.data_offset_bytes() + info.offset_bytes;
-    t.size_bytes = info.size_bytes;
-    source->tensors_.push_back(t);
-  }
-  std::sort(source->tensors_.begin(), source->tensors_.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
-  source->size_ = w.TotalBytes();
-  return std::unique_ptr<ByteSource>(std::move(source));
+  return ComposeGguf(dir, metadata, std::move(tensors), std::move(shards));
 }
 
 }  // namespace riglm
