@@ -9,7 +9,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-for target in gguf template api; do
+for target in gguf template api safetensors; do
   mkdir -p "$scratch/$target"
   echo "fuzzing $target for ${seconds}s"
   (cd "$scratch" && "$OLDPWD/build/fuzz/tests/fuzz/${target}_fuzz" -max_total_time="$seconds" -max_len=65536 \
