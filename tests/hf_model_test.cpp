@@ -122,6 +122,25 @@ TEST_F(HfModelTest, SafetensorsFolderGivesTheSameGreedyOutputAsTheGguf) {
   EXPECT_EQ(testing::GreedyText(**model, "Once upon a time", 64), expected);
 }
 
+// Qwen2: biases on q, k and v, and no q/k permutation in either format.
+TEST(HfModelQwen2Test, Qwen2FolderMatchesItsGguf) {
+  testing::SyntheticModelSpec spec;
+  spec.architecture = "qwen2";
+  spec.tied_output = true;
+  const std::vector<uint8_t> bytes = testing::SyntheticModel(spec).ToBytes();
+  auto gguf_model = LlamaModel::FromGguf(std::move(GgufFile::Parse(bytes, bytes.size(), "qwen2.gguf").value()), bytes.data());
+  ASSERT_TRUE(gguf_model.ok()) << gguf_model.status().ToString();
+  testing::TempDir dir;
+  auto written = testing::WriteHfRepoFromGguf((*gguf_model)->gguf(), bytes.data(), dir.path());
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  auto model = LoadModelFrom(dir.path());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ((*model)->config().architecture, Architecture::kQwen2);
+  EXPECT_EQ((*model)->layers()[0].bias_k.size(), (*gguf_model)->layers()[0].bias_k.size());
+  EXPECT_EQ((*model)->output().data, (*model)->token_embedding().data);  // tied
+  EXPECT_EQ(testing::GreedyText(**model, "hello", 24), testing::GreedyText(**gguf_model, "hello", 24));
+}
+
 TEST_F(HfModelTest, HalfPrecisionFoldersLoadAndTrackTheGguf) {
   for (DType dtype : {DType::kBF16, DType::kF16}) {
     const std::string dir = WriteRepo({.dtype = dtype, .shards = 1});

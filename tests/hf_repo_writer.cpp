@@ -104,8 +104,9 @@ Result<std::vector<std::string>> WriteHfRepoFromGguf(const GgufFile& gguf, const
     return WriteFileAtomically(dir + "/" + name, text);
   };
   const bool tied = gguf.FindTensor("output.weight") == nullptr;
-  Json config = {{"architectures", {"LlamaForCausalLM"}},
-                 {"model_type", "llama"},
+  const bool qwen2 = c.architecture == Architecture::kQwen2;
+  Json config = {{"architectures", {qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
+                 {"model_type", qwen2 ? "qwen2" : "llama"},
                  {"hidden_size", c.embedding_length},
                  {"intermediate_size", c.feed_forward_length},
                  {"num_hidden_layers", c.block_count},
@@ -134,8 +135,9 @@ Result<std::vector<std::string>> WriteHfRepoFromGguf(const GgufFile& gguf, const
     const uint8_t* data = file_bytes + gguf.data_offset_bytes() + t.offset_bytes;
     std::vector<float> values(t.num_elements);
     for (int64_t r = 0; r < rows; ++r) DequantizeRow(t.type, data + r * RowBytes(t.type, cols), &values[r * cols], cols);
-    if (t.name.ends_with("attn_q.weight")) values = UnpermuteHeads(values, rows, cols, c.head_count);
-    if (t.name.ends_with("attn_k.weight")) values = UnpermuteHeads(values, rows, cols, c.head_count_kv);
+    // Qwen2 converters keep Hugging Face's order; only llama's q and k were permuted.
+    if (!qwen2 && t.name.ends_with("attn_q.weight")) values = UnpermuteHeads(values, rows, cols, c.head_count);
+    if (!qwen2 && t.name.ends_with("attn_k.weight")) values = UnpermuteHeads(values, rows, cols, c.head_count_kv);
     std::vector<uint64_t> shape(t.dims.rbegin(), t.dims.rend());
     const DType type = shape.size() == 1 ? DType::kF32 : options.dtype;
     const size_t shard = index++ * shards.size() / gguf.tensors().size();

@@ -83,8 +83,11 @@ Result<LoadedModel> LoadModel(const std::string& name, const LoadFlags& flags) {
   }
   RIGLM_ASSIGN_OR_RETURN(loaded.model, std::move(model));
   RIGLM_ASSIGN_OR_RETURN(loaded.tokenizer, Tokenizer::FromGguf(loaded.model->gguf()));
-  if (loaded.tokenizer->vocab().size() != loaded.model->config().vocab_size) {
-    return Corruption(path + ": vocabulary size differs from the output head");
+  // Hugging Face models often pad the output head past the tokenizer (Qwen2.5: 151936 rows for
+  // 151665 tokens); the padding ids decode to nothing. More tokens than rows is a broken model.
+  if (loaded.tokenizer->vocab().size() > loaded.model->config().vocab_size) {
+    return Corruption(path + ": the tokenizer has " + std::to_string(loaded.tokenizer->vocab().size()) +
+                      " tokens but the output head only " + std::to_string(loaded.model->config().vocab_size));
   }
   return loaded;
 }
