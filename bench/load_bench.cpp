@@ -1,7 +1,8 @@
 // Load throughput of the streaming loader from a file or URL into a device that discards what it
 // receives (so only the source and the loader are measured), next to a plain sequential read of
-// the same tensor bytes. Usage: load_bench LOCATION [BUFFER_MIB] [READERS] [drop]
+// the same tensor bytes. Usage: load_bench LOCATION [BUFFER_MIB] [READERS] [drop|keep] [QUANT]
 // With `drop` (as root), the page cache is dropped before each pass so both read the disk.
+// LOCATION may be a Hugging Face folder (safetensors), quantized on the fly when QUANT is given.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 
 #include "loader/gguf_header.h"
 #include "loader/loader.h"
+#include "loader/model_loader.h"
 #include "util/process_stats.h"
 #include "util/strings.h"
 
@@ -42,10 +44,12 @@ void MaybeDropCaches(bool drop) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: load_bench FILE_OR_URL [BUFFER_MIB] [READERS] [drop]\n");
+    std::fprintf(stderr, "usage: load_bench FILE_URL_OR_FOLDER [BUFFER_MIB] [READERS] [drop|keep] [QUANT]\n");
     return 2;
   }
-  auto source = riglm::OpenByteSource(argv[1]);
+  riglm::ModelLoadOptions open_options;
+  if (argc > 5) open_options.quant = argv[5];
+  auto source = riglm::OpenModelSource(argv[1], open_options);
   if (!source.ok()) return std::fprintf(stderr, "%s\n", source.status().ToString().c_str()), 1;
   auto gguf = riglm::ReadGgufHeader(**source);
   if (!gguf.ok()) return std::fprintf(stderr, "%s\n", gguf.status().ToString().c_str()), 1;

@@ -20,6 +20,10 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& file) {
     }
     return LoadHuggingFaceTokenizer(json, config, file.name());
   }
+  if (file.Find("tokenizer.ggml.model") == nullptr) {
+    return NotFound(file.name() + ": the model has no tokenizer (no tokenizer.ggml.model metadata, or no tokenizer.json "
+                    "beside a safetensors model)");
+  }
   RIGLM_ASSIGN_OR_RETURN(Vocab vocab, Vocab::FromGguf(file));
   std::unique_ptr<Tokenizer> tokenizer;
   if (vocab.model == "llama") {
