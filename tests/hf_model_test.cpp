@@ -114,6 +114,10 @@ TEST_F(HfModelTest, SafetensorsFolderGivesTheSameGreedyOutputAsTheGguf) {
   auto gguf_tokenizer = Tokenizer::FromGguf(gguf_model_->gguf());
   auto hf_tokenizer = Tokenizer::FromGguf((*model)->gguf());
   ASSERT_TRUE(hf_tokenizer.ok()) << hf_tokenizer.status().ToString();
+  const Vocab& vocab = (*hf_tokenizer)->vocab();
+  EXPECT_TRUE(vocab.IsEndOfGeneration(vocab.eos_id));
+  EXPECT_TRUE(vocab.IsEndOfGeneration(vocab.size() - 1));  // from generation_config.json
+  EXPECT_FALSE((*gguf_tokenizer)->vocab().IsEndOfGeneration(vocab.size() - 1));
   for (const char* text : {"Once upon a time, there was a little girl named Lily.", "  two  spaces\nand lines",
                            "unusual wordz: xyzzy qqq \xc3\xa9t\xc3\xa9"}) {
     EXPECT_EQ((*hf_tokenizer)->Encode(text, {.add_bos = true}), (*gguf_tokenizer)->Encode(text, {.add_bos = true})) << text;

@@ -125,6 +125,8 @@ Result<std::vector<std::string>> WriteHfRepoFromGguf(const GgufFile& gguf, const
   if (vocab.eos_id >= 0) tokenizer_config["eos_token"] = vocab.texts[vocab.eos_id];
   if (vocab.unk_id >= 0) tokenizer_config["unk_token"] = vocab.texts[vocab.unk_id];
   RIGLM_RETURN_IF_ERROR(write_text("tokenizer_config.json", tokenizer_config.dump(2)));
+  // Several end-of-generation ids, as Llama 3.1 lists them; the last one stands for such an extra.
+  RIGLM_RETURN_IF_ERROR(write_text("generation_config.json", Json{{"eos_token_id", {vocab.eos_id, vocab.size() - 1}}}.dump(2)));
 
   std::vector<SafetensorsWriter> shards(std::max(1, options.shards));
   Json weight_map = Json::object();

@@ -16,6 +16,7 @@ struct HfRepoOptions {
   int shards = 1;             // more than one writes model.safetensors.index.json
 };
 
+// generation_config.json lists the last token of the vocabulary as a second end of generation.
 // Returns the names of the files written into `dir`.
 Result<std::vector<std::string>> WriteHfRepoFromGguf(const GgufFile& gguf, const uint8_t* file_bytes,
                                                       const std::string& dir, const HfRepoOptions& options = {});

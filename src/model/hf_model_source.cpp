@@ -189,6 +189,18 @@ Status AddTokenizerMetadata(const std::string& dir, GgufWriter* w) {
   } else if (config.status().code() != StatusCode::kNotFound) {
     return config.status();
   }
+  // generation_config.json may end generation on several tokens (Llama 3.1: end_of_text, eom, eot).
+  if (Result<std::string> generation = ReadTextFile(dir + "/generation_config.json"); generation.ok()) {
+    Json doc = Json::parse(*generation, nullptr, false);
+    std::vector<int32_t> ids;
+    if (doc.is_object() && doc.contains("eos_token_id")) {
+      const Json& eos = doc["eos_token_id"];
+      for (const Json& id : eos.is_array() ? eos : Json::array({eos})) {
+        if (id.is_number_integer()) ids.push_back(id.get<int32_t>());
+      }
+    }
+    if (!ids.empty()) w->SetInt32Array("tokenizer.ggml.eos_token_ids", ids);
+  }
   // Newer repositories keep the template in its own file.
   if (Result<std::string> jinja = ReadTextFile(dir + "/chat_template.jinja"); jinja.ok()) {
     w->SetString("tokenizer.chat_template", std::move(*jinja));

@@ -18,7 +18,15 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& file) {
     if (file.Find("tokenizer.huggingface.config") != nullptr) {
       RIGLM_ASSIGN_OR_RETURN(config, file.GetString("tokenizer.huggingface.config"));
     }
-    return LoadHuggingFaceTokenizer(json, config, file.name());
+    RIGLM_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadHuggingFaceTokenizer(json, config, file.name()));
+    if (const GgufValue* eos = file.Find("tokenizer.ggml.eos_token_ids")) {
+      if (const auto* ids = std::get_if<GgufArray>(&eos->data)) {
+        for (const GgufValue& id : ids->items) {
+          if (const auto* v = std::get_if<int64_t>(&id.data)) tokenizer->AddEndOfGeneration(static_cast<int32_t>(*v));
+        }
+      }
+    }
+    return tokenizer;
   }
   if (file.Find("tokenizer.ggml.model") == nullptr) {
     return NotFound(file.name() + ": the model has no tokenizer (no tokenizer.ggml.model metadata, or no tokenizer.json "

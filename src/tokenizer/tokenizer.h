@@ -35,6 +35,10 @@ class Tokenizer {
 
   // Builds the lookup of special-token texts; loaders call it once the vocabulary is final.
   void IndexSpecialTokens();
+  // One more token that ends generation (generation_config.json lists several for some models).
+  void AddEndOfGeneration(int32_t id) {
+    if (id >= 0 && id < vocab_.size() && !vocab_.IsEndOfGeneration(id)) vocab_.end_of_generation.push_back(id);
+  }
 
  protected:
   explicit Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
