@@ -15,5 +15,6 @@ void AddQuantizeCommand(CLI::App& app, int& exit_code);
 void AddPlanCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
 void AddHubCommands(CLI::App& app, int& exit_code);  // pull, list, rm
+void AddDevicesCommand(CLI::App& app, int& exit_code);
 
 }  // namespace riglm::cli

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   riglm::cli::AddPlanCommand(app, exit_code);
   riglm::cli::AddServeCommand(app, exit_code);
   riglm::cli::AddHubCommands(app, exit_code);
+  riglm::cli::AddDevicesCommand(app, exit_code);
   std::vector<char*> args = TranslateLlamaCppFlags(argc, argv);
   CLI11_PARSE(app, argc, args.data());
   return exit_code;

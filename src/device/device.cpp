@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/cpu/bandwidth.h"
+#include "device/nvml.h"
 #include "util/strings.h"
 #include "util/thread_pool.h"
 
@@ -181,7 +182,13 @@ DeviceInfo CpuDevice() {
   return d;
 }
 
-std::vector<DeviceInfo> DetectDevices() { return {CpuDevice()}; }
+std::vector<DeviceInfo> DetectDevices() {
+  std::vector<DeviceInfo> devices = {CpuDevice()};
+  if (Result<std::vector<GpuInventory>> gpus = ReadNvmlInventory(); gpus.ok()) {
+    for (const GpuInventory& gpu : *gpus) devices.push_back(GpuDeviceInfo(gpu));
+  }
+  return devices;
+}
 
 Result<std::vector<DeviceInfo>> ParseDeviceList(std::string_view spec) {
   if (spec.empty()) return InvalidArgument("empty device list");

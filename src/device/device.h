@@ -44,7 +44,8 @@ struct DeviceInfo {
 // which splits one machine into several pipeline stages (for tests, or one per NUMA node).
 Result<std::vector<DeviceInfo>> ParseDeviceList(std::string_view spec);
 
-// This machine's real devices: the CPU (memory from /proc/meminfo, bandwidth measured briefly).
+// This machine's real devices: the CPU (memory from /proc/meminfo, bandwidth measured briefly)
+// and the GPUs NVML reports (none without the NVIDIA driver).
 std::vector<DeviceInfo> DetectDevices();
 DeviceInfo CpuDevice();
 
