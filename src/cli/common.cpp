@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "backend/cuda/cuda_runtime.h"
 #include "cli/progress.h"
 #include "device/device.h"
 #include "hub/hub_pull.h"
@@ -63,6 +64,18 @@ Result<PulledModel> PullWithProgress(const ModelRef& ref, HubOptions options) {
 
 Result<LoadedModel> LoadModel(const std::string& name, const LoadFlags& flags) {
   RIGLM_ASSIGN_OR_RETURN(const std::string path, ResolveModelLocation(name, flags.offline));
+  // A CUDA build on a machine without a usable GPU says so once, then runs on the CPU.
+  static const bool reported = [] {
+    if (!BuiltWithCuda()) return false;
+    if (Result<CudaRuntimeInfo> cuda = ProbeCudaRuntime(); !cuda.ok()) {
+      std::fprintf(stderr, "riglm: %s: running on the CPU\n", cuda.status().message().c_str());
+    } else {
+      std::fprintf(stderr, "riglm: %zu CUDA GPU(s) found, but the CUDA kernels are not written yet: running on the CPU\n",
+                   cuda->devices.size());
+    }
+    return true;
+  }();
+  (void)reported;
   LoadedModel loaded;
   ModelLoadOptions options;
   options.quant = flags.quant;

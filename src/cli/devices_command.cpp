@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backend/cuda/cuda_runtime.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "device/nvml.h"
@@ -44,6 +45,16 @@ int RunDevices(const std::string& output) {
     }
     std::printf("%s\n", doc.dump(2).c_str());
     return 0;
+  }
+  if (BuiltWithCuda()) {
+    Result<CudaRuntimeInfo> cuda = ProbeCudaRuntime();
+    if (cuda.ok()) {
+      std::printf("cuda: runtime %d.%d, driver supports %d.%d, %zu GPU%s\n", cuda->runtime_version / 1000,
+                  cuda->runtime_version % 1000 / 10, cuda->driver_version / 1000, cuda->driver_version % 1000 / 10,
+                  cuda->devices.size(), cuda->devices.size() == 1 ? "" : "s");
+    } else {
+      std::printf("cuda: %s; riglm runs on the CPU\n", cuda.status().message().c_str());
+    }
   }
   std::printf("cpu: %u threads, %s of RAM (%s free), memory bandwidth %s (measured)\n", std::thread::hardware_concurrency(),
               FormatBytes(cpu.total_bytes).c_str(), FormatBytes(cpu.free_bytes).c_str(), Rate(cpu.memory_bytes_per_s).c_str());
