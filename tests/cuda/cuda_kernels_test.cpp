@@ -8,6 +8,7 @@
 
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_runtime.h"
+#include "backend/cpu/ops.h"
 #include "tensor/quant.h"
 #include "test_support.h"
 
@@ -63,6 +64,60 @@ TEST(CudaKernelsTest, RmsNormMatchesTheReference) {
     const double scale = 1.0 / std::sqrt(sum / cols + 1e-5);
     for (int64_t c = 0; c < cols; c += 97) {
       EXPECT_NEAR((*y)[r * cols + c], x[r * cols + c] * scale * weight[c], 1e-4) << r << "," << c;
+    }
+  }
+}
+
+TEST(CudaKernelsTest, RopeMatchesTheCpuInBothStyles) {
+  REQUIRE_GPU();
+  const int heads = 4, head_dim = 64, rot_dims = 64;
+  const std::vector<float> x = testing::RandomFloats(heads * head_dim, 9);
+  std::vector<float> inv_freq(rot_dims / 2);
+  for (int i = 0; i < rot_dims / 2; ++i) inv_freq[i] = static_cast<float>(std::pow(10000.0, -2.0 * i / rot_dims));
+  for (bool neox : {false, true}) {
+    for (int64_t position : {int64_t{0}, int64_t{17}, int64_t{40000}}) {
+      std::vector<float> want = x;
+      cpu::Rope(want.data(), heads, head_dim, rot_dims, position, inv_freq.data(), neox ? cpu::RopeStyle::kNeox : cpu::RopeStyle::kInterleaved);
+      auto got = cuda::RopeOnHost(x, heads, head_dim, rot_dims, position, inv_freq, neox);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR((*got)[i], want[i], 1e-5) << "neox " << neox << " pos " << position << " i " << i;
+    }
+  }
+}
+
+TEST(CudaKernelsTest, SwiGluMatchesTheCpu) {
+  REQUIRE_GPU();
+  const std::vector<float> gate = testing::RandomFloats(5000, 1, 6.0f), up = testing::RandomFloats(5000, 2);
+  std::vector<float> want(gate.size());
+  cpu::SwiGluScalar(gate.data(), up.data(), static_cast<int64_t>(gate.size()), want.data());
+  auto got = cuda::SwiGluOnHost(gate, up);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  for (size_t i = 0; i < gate.size(); i += 7) EXPECT_NEAR((*got)[i], want[i], 1e-5 * (1 + std::abs(want[i]))) << i;
+}
+
+// Grouped-query attention of one token over an F16 cache, head by head against the CPU.
+TEST(CudaKernelsTest, DecodeAttentionMatchesTheCpu) {
+  REQUIRE_GPU();
+  const int heads = 8, kv_heads = 2, head_dim = 64;
+  for (int64_t num_keys : {int64_t{1}, int64_t{300}, int64_t{2049}}) {
+    const int64_t row = kv_heads * head_dim;
+    const std::vector<float> q = testing::RandomFloats(heads * head_dim, 3);
+    const std::vector<float> k = testing::RandomFloats(num_keys * row, 4), v = testing::RandomFloats(num_keys * row, 5);
+    std::vector<uint16_t> k16(k.size()), v16(v.size());
+    for (size_t i = 0; i < k.size(); ++i) {
+      k16[i] = FloatToHalf(k[i]);
+      v16[i] = FloatToHalf(v[i]);
+    }
+    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+    auto got = cuda::AttendDecodeOnHost(q, k16, v16, num_keys, heads, kv_heads, head_dim, scale);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    for (int h = 0; h < heads; ++h) {
+      const int kvh = h / (heads / kv_heads);
+      const cpu::KvView keys{reinterpret_cast<const uint8_t*>(k16.data() + kvh * head_dim), DType::kF16, static_cast<uint64_t>(row) * 2};
+      const cpu::KvView values{reinterpret_cast<const uint8_t*>(v16.data() + kvh * head_dim), DType::kF16, static_cast<uint64_t>(row) * 2};
+      std::vector<float> want(head_dim);
+      cpu::AttendOneHeadScalar(q.data() + h * head_dim, keys, values, num_keys, head_dim, scale, want.data());
+      for (int d = 0; d < head_dim; ++d) EXPECT_NEAR((*got)[h * head_dim + d], want[d], 1e-4) << num_keys << " keys, head " << h << " dim " << d;
     }
   }
 }

@@ -22,9 +22,26 @@ Status MatVec(DType type, const void* weights, int64_t rows, int64_t cols, const
 // y = x / rms(x) * weight, row by row.
 Status RmsNorm(const float* x, const float* weight, float* y, int64_t rows, int64_t cols, float eps, void* stream);
 
+// Rotates the first `rot_dims` of each head by position * inv_freq (device array of rot_dims/2);
+// NeoX pairs (i, i + rot_dims/2) or interleaved pairs (2i, 2i+1), as cpu::Rope.
+Status Rope(float* x, int num_heads, int head_dim, int rot_dims, int64_t position, const float* inv_freq, bool neox,
+            void* stream);
+// out[i] = silu(gate[i]) * up[i].
+Status SwiGlu(const float* gate, const float* up, int64_t n, float* out, void* stream);
+// One query token per head against `num_keys` cached positions. keys/values: F16 rows of
+// kv_heads * head_dim; `scores`: num_heads * num_keys floats of scratch.
+Status AttendDecode(const float* q, const void* keys, const void* values, int64_t num_keys, int num_heads, int kv_heads,
+                    int head_dim, float scale, float* scores, float* out, void* stream);
+
 // The same, from and to host memory (allocates, copies, runs, copies back): for tests and checks.
 Result<std::vector<float>> MatVecOnHost(DType type, std::span<const uint8_t> weights, int64_t rows, int64_t cols,
                                         std::span<const float> x);
 Result<std::vector<float>> RmsNormOnHost(std::span<const float> x, std::span<const float> weight, int64_t rows, float eps);
+Result<std::vector<float>> RopeOnHost(std::span<const float> x, int num_heads, int head_dim, int rot_dims, int64_t position,
+                                      std::span<const float> inv_freq, bool neox);
+Result<std::vector<float>> SwiGluOnHost(std::span<const float> gate, std::span<const float> up);
+Result<std::vector<float>> AttendDecodeOnHost(std::span<const float> q, std::span<const uint16_t> keys,
+                                              std::span<const uint16_t> values, int64_t num_keys, int num_heads,
+                                              int kv_heads, int head_dim, float scale);
 
 }  // namespace riglm::cuda

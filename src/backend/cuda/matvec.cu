@@ -4,9 +4,9 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include <cstring>
 
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/device_buffer.h"
 
 namespace riglm::cuda {
 namespace {
@@ -173,11 +173,6 @@ __global__ void RmsNormKernel(const float* __restrict__ x, const float* __restri
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) yr[c] = xr[c] * scale * weight[c];
 }
 
-Status Check(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return Status::Ok();
-  return Internal(std::string(what) + ": " + cudaGetErrorString(e));
-}
-
 template <DType kType>
 Status Launch(const void* w, int64_t rows, int64_t cols, const float* x, float* y, cudaStream_t stream) {
   if (cols % Block<kType>::kElements != 0) {
@@ -186,20 +181,8 @@ Status Launch(const void* w, int64_t rows, int64_t cols, const float* x, float* 
   const dim3 threads(kWarp, kRowsPerBlock);
   const dim3 grid(static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock));
   MatVecKernel<kType><<<grid, threads, 0, stream>>>(static_cast<const uint8_t*>(w), rows, cols, x, y);
-  return Check(cudaGetLastError(), "matrix-vector kernel");
+  return CheckCuda(cudaGetLastError(), "matrix-vector kernel");
 }
-
-// Device memory freed on every path.
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  ~DeviceBuffer() {
-    if (ptr) cudaFree(ptr);
-  }
-  Status Upload(const void* data, size_t bytes) {
-    RIGLM_RETURN_IF_ERROR(Check(cudaMalloc(&ptr, bytes == 0 ? 1 : bytes), "cudaMalloc"));
-    return data ? Check(cudaMemcpy(ptr, data, bytes, cudaMemcpyHostToDevice), "copy to the GPU") : Status::Ok();
-  }
-};
 
 }  // namespace
 
@@ -229,7 +212,7 @@ Status MatVec(DType type, const void* weights, int64_t rows, int64_t cols, const
 
 Status RmsNorm(const float* x, const float* weight, float* y, int64_t rows, int64_t cols, float eps, void* stream) {
   RmsNormKernel<<<static_cast<unsigned>(rows), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, weight, y, cols, eps);
-  return Check(cudaGetLastError(), "RMSNorm kernel");
+  return CheckCuda(cudaGetLastError(), "RMSNorm kernel");
 }
 
 Result<std::vector<float>> MatVecOnHost(DType type, std::span<const uint8_t> weights, int64_t rows, int64_t cols,
@@ -239,9 +222,7 @@ Result<std::vector<float>> MatVecOnHost(DType type, std::span<const uint8_t> wei
   RIGLM_RETURN_IF_ERROR(xd.Upload(x.data(), x.size_bytes()));
   RIGLM_RETURN_IF_ERROR(yd.Upload(nullptr, rows * sizeof(float)));
   RIGLM_RETURN_IF_ERROR(MatVec(type, w.ptr, rows, cols, static_cast<const float*>(xd.ptr), static_cast<float*>(yd.ptr), nullptr));
-  std::vector<float> y(rows);
-  RIGLM_RETURN_IF_ERROR(Check(cudaMemcpy(y.data(), yd.ptr, rows * sizeof(float), cudaMemcpyDeviceToHost), "copy from the GPU"));
-  return y;
+  return yd.Download<float>(rows);
 }
 
 Result<std::vector<float>> RmsNormOnHost(std::span<const float> x, std::span<const float> weight, int64_t rows, float eps) {
@@ -251,9 +232,7 @@ Result<std::vector<float>> RmsNormOnHost(std::span<const float> x, std::span<con
   RIGLM_RETURN_IF_ERROR(yd.Upload(nullptr, x.size_bytes()));
   RIGLM_RETURN_IF_ERROR(RmsNorm(static_cast<const float*>(xd.ptr), static_cast<const float*>(wd.ptr), static_cast<float*>(yd.ptr),
                                 rows, static_cast<int64_t>(weight.size()), eps, nullptr));
-  std::vector<float> y(x.size());
-  RIGLM_RETURN_IF_ERROR(Check(cudaMemcpy(y.data(), yd.ptr, x.size_bytes(), cudaMemcpyDeviceToHost), "copy from the GPU"));
-  return y;
+  return yd.Download<float>(x.size());
 }
 
 }  // namespace riglm::cuda
