@@ -1,4 +1,4 @@
-// Device memory owned for the length of a host call (tests, checks), and CUDA errors as Status.
+// Device memory owned by a host object (a model, a test call), and CUDA errors as Status.
 // Included by .cu files only.
 #pragma once
 
@@ -22,6 +22,11 @@ struct DeviceBuffer {
   DeviceBuffer() = default;
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& other) noexcept : ptr(other.ptr), bytes(other.bytes) {
+    other.ptr = nullptr;
+    other.bytes = 0;
+  }
+  DeviceBuffer& operator=(DeviceBuffer&&) = delete;
   ~DeviceBuffer() {
     if (ptr) cudaFree(ptr);
   }
