@@ -7,27 +7,13 @@
 #include <cstdlib>
 
 #include "backend/cuda/cuda_kernels.h"
-#include "backend/cuda/cuda_runtime.h"
 #include "backend/cpu/ops.h"
 #include "tensor/quant.h"
+#include "cuda/require_gpu.h"
 #include "test_support.h"
 
 namespace riglm {
 namespace {
-
-bool HaveGpu() {
-  static const Result<CudaRuntimeInfo> probe = ProbeCudaRuntime();
-  return probe.ok();
-}
-
-#define REQUIRE_GPU()                                                                          \
-  do {                                                                                         \
-    if (!HaveGpu()) {                                                                          \
-      const char* require = std::getenv("RIGLM_REQUIRE_GPU");                                  \
-      if (require && std::string(require) == "1") FAIL() << ProbeCudaRuntime().status().ToString(); \
-      GTEST_SKIP() << "no GPU: " << ProbeCudaRuntime().status().ToString();                    \
-    }                                                                                          \
-  } while (0)
 
 TEST(CudaKernelsTest, MatVecMatchesTheReferenceForEveryType) {
   REQUIRE_GPU();

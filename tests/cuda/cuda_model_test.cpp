@@ -7,22 +7,13 @@
 #include <cstdlib>
 
 #include "backend/cuda/cuda_model.h"
-#include "backend/cuda/cuda_runtime.h"
 #include "model/forward.h"
+#include "cuda/require_gpu.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
 
 namespace riglm {
 namespace {
-
-#define REQUIRE_GPU()                                                                                   \
-  do {                                                                                                  \
-    if (Result<CudaRuntimeInfo> probe = ProbeCudaRuntime(); !probe.ok()) {                              \
-      const char* require = std::getenv("RIGLM_REQUIRE_GPU");                                           \
-      if (require && std::string(require) == "1") FAIL() << probe.status().ToString();                  \
-      GTEST_SKIP() << "no GPU: " << probe.status().ToString();                                          \
-    }                                                                                                   \
-  } while (0)
 
 // Largest |gpu - cpu| over the logits, relative to the largest |cpu| logit.
 void CompareLogits(const LlamaModel& model, const std::vector<int32_t>& tokens, double tolerance) {
