@@ -1,6 +1,8 @@
 // Micro-benchmarks of the CPU matrix-vector kernels: bytes of weights read per second. Args:
 // threads, rows of 2048 columns: 256 rows stay in L2 and show what the arithmetic alone allows,
 // 2048 rows fit a large L3, 131072 rows (64-270 MB) stream from memory as decoding does.
+// BM_MatMul: products with a batch of tokens (continuous batching, prompts), in multiply-adds
+// per second; args: threads, rows, tokens.
 #include <benchmark/benchmark.h>
 
 #include <vector>
@@ -28,6 +30,29 @@ void BM_MatVec(benchmark::State& state, DType type) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(weights.size()));
 }
+
+void BM_MatMul(benchmark::State& state, DType type) {
+  const int64_t rows = state.range(1), cols = 2048, tokens = state.range(2);
+  std::vector<float> values(rows * cols);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+  std::vector<uint8_t> weights(RowBytes(type, rows * cols));
+  QuantizeRow(type, values.data(), weights.data(), rows * cols);
+  cpu::WeightMatrix w{type, weights.data(), rows, cols, RowBytes(type, cols), nullptr};
+  cpu::PreparePacked(&w);
+  std::vector<float> x(tokens * cols, 0.25f), y(tokens * rows);
+  ThreadPool pool(static_cast<int>(state.range(0)));
+  cpu::MatMulScratch scratch;
+  for (auto _ : state) {
+    cpu::MatMul(w, x.data(), tokens, y.data(), pool, scratch);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * rows * cols * tokens);
+}
+
+BENCHMARK_CAPTURE(BM_MatMul, q8_0, DType::kQ8_0)->ArgsProduct({{1}, {512}, {1, 4, 8, 16, 64}});
+BENCHMARK_CAPTURE(BM_MatMul, q4_0, DType::kQ4_0)->ArgsProduct({{1}, {512}, {1, 4, 8, 16, 64}});
+BENCHMARK_CAPTURE(BM_MatMul, q4_k, DType::kQ4_K)->ArgsProduct({{1}, {512}, {1, 4, 8, 16, 64}});
+BENCHMARK_CAPTURE(BM_MatMul, q6_k, DType::kQ6_K)->ArgsProduct({{1}, {512}, {1, 4, 8, 16, 64}});
 
 BENCHMARK_CAPTURE(BM_MatVec, f32, DType::kF32)->ArgsProduct({{1, 2}, {256, 2048, 131072}});
 BENCHMARK_CAPTURE(BM_MatVec, f16, DType::kF16)->ArgsProduct({{1, 2}, {256, 2048, 131072}});

@@ -126,7 +126,7 @@ namespace riglm::cpu {
 namespace {
 
 // The packed AVX-512 VNNI path against dequantize-then-float64, for token counts that exercise
-// every tile width (1..4) and a remainder.
+// every tile width (1..8) and remainders.
 class PackedMatMulTest : public ::testing::TestWithParam<DType> {};
 
 TEST_P(PackedMatMulTest, MatchesDequantizedFloat64) {
@@ -147,7 +147,7 @@ TEST_P(PackedMatMulTest, MatchesDequantizedFloat64) {
   ASSERT_NE(w.packed, nullptr);
   ThreadPool pool(2);
   MatMulScratch scratch;
-  for (int64_t tokens : {1, 2, 3, 4, 5, 9}) {
+  for (int64_t tokens : {1, 2, 3, 4, 5, 7, 8, 9, 19}) {
     const std::vector<float> x = RandomFloats(tokens * cols, 52 + tokens, 2.0f);
     std::vector<float> y(tokens * rows);
     MatMul(w, x.data(), tokens, y.data(), pool, scratch);

@@ -60,11 +60,11 @@ void RunPackedTasks(std::span<const MatMulTask> tasks, int64_t num_tokens, Threa
   const WeightMatrix& first = *tasks[0].weights;
   const uint64_t act_row_bytes = RowBytes(ActivationType(first.type), first.cols);
   int64_t total_groups = 0;
-  for (const MatMulTask& t : tasks) total_groups += t.weights->rows / kPackRows;
+  for (const MatMulTask& t : tasks) total_groups += t.weights->rows / t.weights->packed->group_rows;
   auto run = [&](int64_t begin, int64_t end) {
     int64_t base = 0;
     for (const MatMulTask& t : tasks) {
-      const int64_t groups = t.weights->rows / kPackRows;
+      const int64_t groups = t.weights->rows / t.weights->packed->group_rows;
       const int64_t lo = std::max(begin, base), hi = std::min(end, base + groups);
       if (lo < hi) {
         PackedMatMul(*t.weights->packed, lo - base, hi - base, scratch.activations.data(), act_row_bytes,

@@ -38,21 +38,22 @@ bool HasAvx512Vnni() {
 
 bool CanPack(DType type, int64_t rows, int64_t cols) {
   if (std::getenv("RIGLM_NO_PACK") != nullptr) return false;  // for comparisons and tests
-  if (!HasAvx512Vnni() || rows % kPackRows != 0) return false;
-  if (type == DType::kQ4_0 || type == DType::kQ8_0) return cols % 64 == 0;
-  return (type == DType::kQ4_K || type == DType::kQ6_K) && cols % kQK == 0;
+  if (!HasAvx512Vnni()) return false;
+  if (type == DType::kQ4_0 || type == DType::kQ8_0) return rows % kPackRowsLegacy == 0 && cols % 64 == 0;
+  return (type == DType::kQ4_K || type == DType::kQ6_K) && rows % kPackRowsK == 0 && cols % kQK == 0;
 }
 
 namespace {
 
-// An empty packed matrix with room for rows/8 groups of `column_bytes` per block column.
+// An empty packed matrix with room for its groups of `column_bytes` per block column.
 PackedWeights AllocatePacked(DType type, int64_t rows, int64_t cols, int64_t blocks, uint64_t column_bytes) {
   PackedWeights p;
   p.type = type;
   p.rows = rows;
   p.cols = cols;
+  p.group_rows = type == DType::kQ4_0 || type == DType::kQ8_0 ? kPackRowsLegacy : kPackRowsK;
   p.group_bytes = column_bytes * blocks;
-  const uint64_t total = p.group_bytes * (rows / kPackRows);
+  const uint64_t total = p.group_bytes * (rows / p.group_rows);
   p.data = AllocateLarge(total);
   if (p.data == nullptr) throw std::bad_alloc();
   return p;
@@ -60,13 +61,13 @@ PackedWeights AllocatePacked(DType type, int64_t rows, int64_t cols, int64_t blo
 
 PackedWeights PackQ4_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   const int64_t blocks = cols / kQK;
-  constexpr uint64_t kColumnBytes = 16 + 16 + 64 + 64 + 4 * kPackRows * 32;
+  constexpr uint64_t kColumnBytes = 16 + 16 + 64 + 64 + 4 * kPackRowsK * 32;
   PackedWeights p = AllocatePacked(DType::kQ4_K, rows, cols, blocks, kColumnBytes);
-  for (int64_t g = 0; g < rows / kPackRows; ++g) {
+  for (int64_t g = 0; g < rows / kPackRowsK; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;
     for (int64_t b = 0; b < blocks; ++b, out += kColumnBytes) {
-      for (int r = 0; r < kPackRows; ++r) {
-        const auto* block = reinterpret_cast<const BlockQ4_K*>(data + (g * kPackRows + r) * row_bytes) + b;
+      for (int r = 0; r < kPackRowsK; ++r) {
+        const auto* block = reinterpret_cast<const BlockQ4_K*>(data + (g * kPackRowsK + r) * row_bytes) + b;
         std::memcpy(out + 2 * r, &block->scale_f16, 2);
         std::memcpy(out + 16 + 2 * r, &block->min_f16, 2);
         for (int sub = 0; sub < 8; ++sub) {
@@ -83,20 +84,20 @@ PackedWeights PackQ4_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
 
 PackedWeights PackQ6_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   const int64_t blocks = cols / kQK;
-  constexpr uint64_t kColumnBytes = 16 + 128 + 2 * 3 * kPackRows * 32;
+  constexpr uint64_t kColumnBytes = 16 + 128 + 2 * 3 * kPackRowsK * 32;
   PackedWeights p = AllocatePacked(DType::kQ6_K, rows, cols, blocks, kColumnBytes);
-  for (int64_t g = 0; g < rows / kPackRows; ++g) {
+  for (int64_t g = 0; g < rows / kPackRowsK; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;
     for (int64_t b = 0; b < blocks; ++b, out += kColumnBytes) {
-      for (int r = 0; r < kPackRows; ++r) {
-        const auto* block = reinterpret_cast<const BlockQ6_K*>(data + (g * kPackRows + r) * row_bytes) + b;
+      for (int r = 0; r < kPackRowsK; ++r) {
+        const auto* block = reinterpret_cast<const BlockQ6_K*>(data + (g * kPackRowsK + r) * row_bytes) + b;
         std::memcpy(out + 2 * r, &block->scale_f16, 2);
         std::memcpy(out + 16 + 16 * r, block->scales, 16);
         for (int half = 0; half < 2; ++half) {
-          uint8_t* h = out + 144 + half * 3 * kPackRows * 32;
+          uint8_t* h = out + 144 + half * 3 * kPackRowsK * 32;
           std::memcpy(h + 32 * r, block->low + 64 * half, 32);
-          std::memcpy(h + kPackRows * 32 + 32 * r, block->low + 64 * half + 32, 32);
-          std::memcpy(h + 2 * kPackRows * 32 + 32 * r, block->high + 32 * half, 32);
+          std::memcpy(h + kPackRowsK * 32 + 32 * r, block->low + 64 * half + 32, 32);
+          std::memcpy(h + 2 * kPackRowsK * 32 + 32 * r, block->high + 32 * half, 32);
         }
       }
     }
@@ -111,22 +112,24 @@ PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, 
   if (type == DType::kQ6_K) return PackQ6_K(data, rows, cols, row_bytes);
   const int64_t blocks = cols / 32;
   const uint64_t quant_bytes = type == DType::kQ4_0 ? 16 : 32;
-  const uint64_t column_bytes = 16 + kPackRows * quant_bytes;
-  PackedWeights p = AllocatePacked(type, rows, cols, blocks, column_bytes);
   const uint64_t block_bytes = type == DType::kQ4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
-  for (int64_t g = 0; g < rows / kPackRows; ++g) {
+  const uint64_t column_bytes = 2 * kPackRowsLegacy + kPackRowsLegacy * quant_bytes;
+  PackedWeights p = AllocatePacked(type, rows, cols, blocks, column_bytes);
+  for (int64_t g = 0; g < rows / kPackRowsLegacy; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;
-    for (int64_t b = 0; b < blocks; ++b) {
-      for (int r = 0; r < kPackRows; ++r) {
-        const uint8_t* block = data + (g * kPackRows + r) * row_bytes + b * block_bytes;
-        std::memcpy(out + 2 * r, block, 2);                                   // f16 scale
-        std::memcpy(out + 16 + r * quant_bytes, block + 2, quant_bytes);      // quants
-        if (type == DType::kQ8_0) {
-          // Stored as unsigned w + 128, the operand dpbusd wants; the kernel subtracts 128 * sum(a).
-          for (uint64_t j = 0; j < quant_bytes; ++j) out[16 + r * quant_bytes + j] ^= 0x80;
+    for (int64_t b = 0; b < blocks; ++b, out += column_bytes) {
+      for (int r = 0; r < kPackRowsLegacy; ++r) {
+        const uint8_t* block = data + (g * kPackRowsLegacy + r) * row_bytes + b * block_bytes;
+        std::memcpy(out + 2 * r, block, 2);  // f16 scale
+        for (uint64_t j = 0; j < quant_bytes / 4; ++j) {
+          uint8_t* lane = out + 2 * kPackRowsLegacy + 64 * j + 4 * r;
+          std::memcpy(lane, block + 2 + 4 * j, 4);
+          if (type == DType::kQ8_0) {
+            // Stored as unsigned w + 128, the operand dpbusd wants; the kernel subtracts 128 * sum(a).
+            for (int k = 0; k < 4; ++k) lane[k] ^= 0x80;
+          }
         }
       }
-      out += column_bytes;
     }
   }
   return p;

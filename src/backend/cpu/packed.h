@@ -1,6 +1,6 @@
-// Weights repacked at load time into the layout the AVX-512 VNNI kernels read fastest: blocks
-// of 8 rows interleaved column by column, so one vector load feeds several rows and the
-// activation block is loaded once for all of them. Goals: fewer instructions per weight byte,
+// Weights repacked at load time into the layout the AVX-512 VNNI kernels read fastest: groups
+// of 16 (Q4_0, Q8_0) or 8 rows (K-quants) interleaved column by column, so one vector load feeds
+// several rows and the activation block is loaded once for all of them. Goals: fewer instructions per weight byte,
 // so decoding runs at memory speed on few cores. Non-goals: formats other than Q4_0 and Q8_0
 // (the others keep their GGUF layout).
 #pragma once
@@ -13,12 +13,17 @@
 
 namespace riglm::cpu {
 
-constexpr int kPackRows = 8;
+// Rows per group: one 32-bit lane per row makes a 16-row group of Q4_0 / Q8_0 fill a vector,
+// so a dot product needs no horizontal sums; the K-quants' sub-block scales fit 8 rows better.
+constexpr int kPackRowsLegacy = 16;
+constexpr int kPackRowsK = 8;
 
-// Layout, per group of 8 rows and per block column b:
-//   Q4_0x8 (32 elements): 8 f16 scales (16 bytes), then each row's 16 quant bytes, rows in order.
-//   Q8_0x8 (32 elements): 8 f16 scales (16 bytes), then each row's 32 quant bytes in order,
-//           stored as unsigned (q + 128).
+// Layout, per group and per block column b:
+//   Q4_0x16 (32 elements): 16 f16 scales (32 bytes), then 4 vectors of 64 bytes: vector j holds,
+//           for row r in bytes 4r..4r+3, that row's quant bytes 4j..4j+3 (low nibbles: elements
+//           4j.., high nibbles: elements 16 + 4j..).
+//   Q8_0x16 (32 elements): 16 f16 scales (32 bytes), then 8 vectors of 64 bytes: vector j holds
+//           row r's quants 4j..4j+3 in bytes 4r..4r+3, stored as unsigned (q + 128).
 //   Q4_Kx8 (256 elements): 8 f16 d, 8 f16 dmin, the 6-bit scales and mins unpacked to bytes
 //           ([row][sub-block], 64 bytes each), then per 64-element chunk each row's 32 quant
 //           bytes in order (low nibbles: sub-block 2c, high: 2c+1).
@@ -28,18 +33,19 @@ struct PackedWeights {
   DType type = DType::kF32;  // the GGUF type that was packed
   int64_t rows = 0;
   int64_t cols = 0;
-  uint64_t group_bytes = 0;  // bytes of one group of 8 rows
+  int64_t group_rows = 0;    // kPackRowsLegacy or kPackRowsK
+  uint64_t group_bytes = 0;  // bytes of one group of rows
   LargeBuffer data;
 
   const uint8_t* group(int64_t g) const { return data.get() + g * group_bytes; }
 };
 
-// True when `type` has a packed kernel this CPU can run and `rows` is a multiple of 8.
+// True when `type` has a packed kernel this CPU can run and `rows` fills whole groups.
 bool CanPack(DType type, int64_t rows, int64_t cols);
 // Repacks rows of GGUF blocks (`row_bytes` apart) into a new buffer.
 PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes);
 
-// y[t * y_stride + r] for rows [group_begin * 8, group_end * 8) and `num_tokens` tokens of
+// y[t * y_stride + r] for the rows of groups [group_begin, group_end) and `num_tokens` tokens of
 // activations (`act_row_bytes` apart) in ActivationType(w.type): Q8_0, or Q8_K for K-quants.
 // For Q4_0 and Q8_0, `act_sums` holds per token and block the sum of that block's activation
 // quants (for the formats' offsets of 8 and 128); Q4_K reads it as 16-bit sums of each 32.

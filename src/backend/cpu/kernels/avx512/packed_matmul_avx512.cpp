@@ -1,11 +1,12 @@
-// AVX-512 VNNI kernels over 8-row packed Q4_0 / Q8_0 weights (see backend/cpu/packed.h), with
-// Q8_0 activations. A tile is 8 rows by T tokens: the weights of a block column are loaded and
-// unpacked once for all T tokens, each activation block once for all 8 rows. Compiled with
+// AVX-512 VNNI kernels over packed weights (see backend/cpu/packed.h), with Q8_0 activations
+// (Q8_K for the K-quants). A tile is one row group by T tokens: the weights of a block column are
+// loaded and unpacked once for all T tokens, each activation block once for all rows. Compiled with
 // AVX-512 enabled; only called after CPUID said the CPU has it.
 // GCC 12 flags the deliberately undefined upper halves inside its own AVX-512 headers.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "backend/cpu/packed.h"
@@ -37,83 +38,47 @@ inline void SumHalves(__m512 v, float* out) {
   }
 }
 
-template <int T>
-void TileQ4_0(const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int32_t* const* sums, float* y,
-              int64_t y_stride) {
+// Q4_0 / Q8_0 over 16 rows: lane r of each dpbusd is row r, so the 32-element block's integer
+// dot products of all 16 rows come out in one vector, are offset for the stored +8 / +128 by
+// starting from -offset * sum(a), and scaled in one multiply-add.
+template <int T, bool kQ4>
+void TileLegacy(const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int32_t* const* sums, float* y,
+                int64_t y_stride) {
+  constexpr uint64_t kColumnBytes = 32 + (kQ4 ? 256 : 512);
+  constexpr int32_t kOffset = kQ4 ? 8 : 128;
   const __m512i low_mask = _mm512_set1_epi8(0x0f);
-  const __m512i expand_lo = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  const __m512i expand_hi = _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
-  __m512 acc[2][T];
-  for (int t = 0; t < T; ++t) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   const uint8_t* col = group;
-  for (int64_t b = 0; b < blocks; ++b, col += 16 + 128) {
-    const __m512 scales = _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col))));
-    const __m512 s_lo = _mm512_permutexvar_ps(expand_lo, scales);
-    const __m512 s_hi = _mm512_permutexvar_ps(expand_hi, scales);
-    const __m512i w0 = _mm512_loadu_si512(col + 16);
-    const __m512i w1 = _mm512_loadu_si512(col + 80);
-    const __m512i lo0 = _mm512_and_si512(w0, low_mask), hi0 = _mm512_and_si512(_mm512_srli_epi16(w0, 4), low_mask);
-    const __m512i lo1 = _mm512_and_si512(w1, low_mask), hi1 = _mm512_and_si512(_mm512_srli_epi16(w1, 4), low_mask);
-    for (int t = 0; t < T; ++t) {
-      const auto* a = reinterpret_cast<const BlockQ8_0*>(act[t]) + b;
-      const __m512i a_lo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a->quants)));
-      const __m512i a_hi = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a->quants + 16)));
-      __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo0, a_lo);
-      __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo1, a_lo);
-      d0 = _mm512_dpbusd_epi32(d0, hi0, a_hi);
-      d1 = _mm512_dpbusd_epi32(d1, hi1, a_hi);
-      // Q4_0 stores q + 8: each row's sum over its 4 lanes is dot - 8 * sum(a).
-      const __m512 offset = _mm512_set1_ps(-2.0f * static_cast<float>(sums[t][b]));
-      const __m512 da = _mm512_set1_ps(_cvtsh_ss(a->scale_f16));
-      acc[0][t] = _mm512_fmadd_ps(_mm512_add_ps(_mm512_cvtepi32_ps(d0), offset), _mm512_mul_ps(s_lo, da), acc[0][t]);
-      acc[1][t] = _mm512_fmadd_ps(_mm512_add_ps(_mm512_cvtepi32_ps(d1), offset), _mm512_mul_ps(s_hi, da), acc[1][t]);
-    }
-  }
-  for (int t = 0; t < T; ++t) {
-    float rows[8];
-    SumQuads(acc[0][t], rows);
-    SumQuads(acc[1][t], rows + 4);
-    for (int r = 0; r < 8; ++r) y[t * y_stride + r] = rows[r];
-  }
-}
-
-template <int T>
-void TileQ8_0(const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int32_t* const* sums, float* y,
-              int64_t y_stride) {
-  __m512 acc[4][T];
-  for (int k = 0; k < 4; ++k) {
-    for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
-  }
-  const __m512i expand[4] = {
-      _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-      _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-      _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-      _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
-  };
-  const uint8_t* col = group;
-  for (int64_t b = 0; b < blocks; ++b, col += 16 + 256) {
-    const __m512 scales = _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col))));
-    __m512i w[4];
-    __m512 s[4];
-    for (int k = 0; k < 4; ++k) {
-      w[k] = _mm512_loadu_si512(col + 16 + 64 * k);  // unsigned q + 128
-      s[k] = _mm512_permutexvar_ps(expand[k], scales);
-    }
-    for (int t = 0; t < T; ++t) {
-      const auto* a = reinterpret_cast<const BlockQ8_0*>(act[t]) + b;
-      const __m512i av = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->quants)));
-      const __m512 da = _mm512_set1_ps(_cvtsh_ss(a->scale_f16));
-      // (q + 128) . a = q . a + 128 * sum(a): each row's 8 lanes give back 16 * sum(a) apiece.
-      const __m512 offset = _mm512_set1_ps(-16.0f * static_cast<float>(sums[t][b]));
-      for (int k = 0; k < 4; ++k) {
-        const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], av);
-        acc[k][t] = _mm512_fmadd_ps(_mm512_add_ps(_mm512_cvtepi32_ps(d), offset), _mm512_mul_ps(s[k], da), acc[k][t]);
+  for (int64_t b = 0; b < blocks; ++b, col += kColumnBytes) {
+    const __m512 scales = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col)));
+    __m512i w[8];  // w[k]: each row's elements 4k..4k+3
+    if constexpr (kQ4) {
+      for (int j = 0; j < 4; ++j) {
+        const __m512i raw = _mm512_loadu_si512(col + 32 + 64 * j);
+        w[j] = _mm512_and_si512(raw, low_mask);
+        w[4 + j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low_mask);
       }
+    } else {
+      for (int j = 0; j < 8; ++j) w[j] = _mm512_loadu_si512(col + 32 + 64 * j);
+    }
+    for (int t = 0; t < T; ++t) {
+      const auto* a = reinterpret_cast<const BlockQ8_0*>(act[t]) + b;
+      // Broadcast straight from memory: from a general register it costs extra uops.
+      auto quad = [&](int k) { return _mm512_broadcastd_epi32(_mm_loadu_si32(a->quants + 4 * k)); };
+      // Two dependency chains per token keep the dpbusd unit busy.
+      __m512i even = _mm512_set1_epi32(-kOffset * sums[t][b]);
+      __m512i odd = _mm512_setzero_si512();
+      for (int k = 0; k < 8; k += 2) {
+        even = _mm512_dpbusd_epi32(even, w[k], quad(k));
+        odd = _mm512_dpbusd_epi32(odd, w[k + 1], quad(k + 1));
+      }
+      even = _mm512_add_epi32(even, odd);
+      const __m512 scale = _mm512_mul_ps(scales, _mm512_set1_ps(_cvtsh_ss(a->scale_f16)));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(even), scale, acc[t]);
     }
   }
-  for (int t = 0; t < T; ++t) {
-    for (int k = 0; k < 4; ++k) SumHalves(acc[k][t], y + t * y_stride + 2 * k);
-  }
+  for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * y_stride, acc[t]);
 }
 
 // Q4_K: per 256-element column, the 6-bit sub-block scales multiply 16-bit pair sums (maddubs,
@@ -321,24 +286,17 @@ template <int T>
 void Tile(const PackedWeights& w, const uint8_t* group, const uint8_t* const* act, const int32_t* const* sums,
           const int16_t* const* sums32, float* y, int64_t y_stride) {
   if (w.type == DType::kQ4_0) {
-    TileQ4_0<T>(group, w.cols / 32, act, sums, y, y_stride);
-  } else if (w.type == DType::kQ6_K) {
-    if constexpr (T <= 2) {
-      TileQ6_K<T>(group, w.cols / kQK, act, y, y_stride);
-    } else {
-      TileQ6_K<2>(group, w.cols / kQK, act, y, y_stride);
-      TileQ6_K<T - 2>(group, w.cols / kQK, act + 2, y + 2 * y_stride, y_stride);
-    }
+    TileLegacy<T, true>(group, w.cols / 32, act, sums, y, y_stride);
+  } else if (w.type == DType::kQ8_0) {
+    TileLegacy<T, false>(group, w.cols / 32, act, sums, y, y_stride);
+  } else if constexpr (T > 2) {
+    // The K-quants take two tokens at a time to keep their accumulators in registers.
+    Tile<2>(w, group, act, sums, sums32, y, y_stride);
+    Tile<T - 2>(w, group, act + 2, sums + 2, sums32 + 2, y + 2 * y_stride, y_stride);
   } else if (w.type == DType::kQ4_K) {
-    // Two tokens at a time keep the accumulators in registers.
-    if constexpr (T <= 2) {
-      TileQ4_K<T>(group, w.cols / kQK, act, sums32, y, y_stride);
-    } else {
-      TileQ4_K<2>(group, w.cols / kQK, act, sums32, y, y_stride);
-      TileQ4_K<T - 2>(group, w.cols / kQK, act + 2, sums32 + 2, y + 2 * y_stride, y_stride);
-    }
+    TileQ4_K<T>(group, w.cols / kQK, act, sums32, y, y_stride);
   } else {
-    TileQ8_0<T>(group, w.cols / 32, act, sums, y, y_stride);
+    TileQ6_K<T>(group, w.cols / kQK, act, y, y_stride);
   }
 }
 
@@ -348,25 +306,32 @@ void PackedMatMulAvx512(const PackedWeights& w, int64_t group_begin, int64_t gro
                         uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y,
                         int64_t y_stride) {
   constexpr int kTile = 4;
+  // Groups are taken a cache-sized chunk at a time and every token tile runs over the chunk
+  // while it is in L2, so a batch reads the weights from memory once, not once per tile.
+  constexpr uint64_t kChunkBytes = 256 << 10;
+  const int64_t chunk_groups = std::max<int64_t>(1, static_cast<int64_t>(kChunkBytes / w.group_bytes));
   const int64_t blocks = w.cols / 32;  // Q4_0 sums are per 32-element block
-  for (int64_t t0 = 0; t0 < num_tokens; t0 += kTile) {
-    const int n = static_cast<int>(std::min<int64_t>(kTile, num_tokens - t0));
-    const uint8_t* act[kTile];
-    const int32_t* sums[kTile];
-    const int16_t* sums32[kTile];
-    for (int t = 0; t < n; ++t) {
-      act[t] = activations + (t0 + t) * act_row_bytes;
-      sums[t] = act_sums + (t0 + t) * blocks;
-      // For Q4_K the same scratch holds 16-bit sums of each 32 activations.
-      sums32[t] = reinterpret_cast<const int16_t*>(act_sums) + (t0 + t) * blocks;
-    }
-    for (int64_t g = group_begin; g < group_end; ++g) {
-      float* out = y + t0 * y_stride + g * kPackRows;
-      switch (n) {
-        case 4: Tile<4>(w, w.group(g), act, sums, sums32, out, y_stride); break;
-        case 3: Tile<3>(w, w.group(g), act, sums, sums32, out, y_stride); break;
-        case 2: Tile<2>(w, w.group(g), act, sums, sums32, out, y_stride); break;
-        default: Tile<1>(w, w.group(g), act, sums, sums32, out, y_stride); break;
+  for (int64_t g0 = group_begin; g0 < group_end; g0 += chunk_groups) {
+    const int64_t g1 = std::min(group_end, g0 + chunk_groups);
+    for (int64_t t0 = 0; t0 < num_tokens; t0 += kTile) {
+      const int n = static_cast<int>(std::min<int64_t>(kTile, num_tokens - t0));
+      const uint8_t* act[kTile];
+      const int32_t* sums[kTile];
+      const int16_t* sums32[kTile];
+      for (int t = 0; t < n; ++t) {
+        act[t] = activations + (t0 + t) * act_row_bytes;
+        sums[t] = act_sums + (t0 + t) * blocks;
+        // For Q4_K the same scratch holds 16-bit sums of each 32 activations.
+        sums32[t] = reinterpret_cast<const int16_t*>(act_sums) + (t0 + t) * blocks;
+      }
+      for (int64_t g = g0; g < g1; ++g) {
+        float* out = y + t0 * y_stride + g * w.group_rows;
+        switch (n) {
+          case 4: Tile<4>(w, w.group(g), act, sums, sums32, out, y_stride); break;
+          case 3: Tile<3>(w, w.group(g), act, sums, sums32, out, y_stride); break;
+          case 2: Tile<2>(w, w.group(g), act, sums, sums32, out, y_stride); break;
+          default: Tile<1>(w, w.group(g), act, sums, sums32, out, y_stride); break;
+        }
       }
     }
   }
