@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
 
   double single = 0.0;
   for (int clients : {1, 4, 8}) {
+    const SchedulerMetrics before = served.scheduler->Metrics();
     std::vector<int64_t> generated(clients, 0);
     std::vector<std::thread> pool;
     const auto start = std::chrono::steady_clock::now();
@@ -66,6 +67,12 @@ int main(int argc, char** argv) {
     if (clients == 1) single = rate;
     std::printf("%d client%s: %lld tokens in %.2f s = %.1f tokens/s aggregate (%.2fx one client)\n", clients,
                 clients > 1 ? "s" : " ", static_cast<long long>(total), seconds, rate, single > 0 ? rate / single : 0.0);
+    const SchedulerMetrics after = served.scheduler->Metrics();
+    const double steps = static_cast<double>(after.steps_total - before.steps_total);
+    const double busy = after.busy_seconds - before.busy_seconds;
+    std::printf("           scheduler busy %.0f%% of the time, %.1f ms a step, %.2f tokens a step\n",
+                100.0 * busy / seconds, 1000.0 * busy / steps,
+                static_cast<double>(after.generated_tokens_total - before.generated_tokens_total) / steps);
     std::fflush(stdout);
   }
   server.Stop();

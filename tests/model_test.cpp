@@ -197,6 +197,72 @@ TEST(ModelTest, SequencesInOneBatchMatchSequencesAlone) {
   }
 }
 
+// Two prompts fed 8 tokens at a time, in turn, so that their KV cache blocks interleave in the
+// pool: each sequence's logits equal those of the same prompt alone.
+TEST(ModelTest, SequencesWithInterleavedCacheBlocksMatchSequencesAlone) {
+  SyntheticModelSpec spec;
+  spec.weight_type = DType::kQ8_0;
+  LoadedSynthetic s = Load(spec);
+  ASSERT_NE(s.model, nullptr);
+  const std::vector<std::vector<int32_t>> prompts = {SomeTokens(60, 96), SomeTokens(45, 90)};
+  ThreadPool pool(2);
+  ForwardPass forward(*s.model, pool);
+  KvCache cache(s.model->config(), 128, 2, 0, -1, {DType::kF32, DType::kF32});
+  std::vector<std::vector<float>> logits(2);
+  for (size_t start = 0; start < 60; start += 8) {
+    for (int seq = 0; seq < 2; ++seq) {
+      Batch batch;
+      for (size_t i = start; i < std::min(start + 8, prompts[seq].size()); ++i) {
+        batch.Add(prompts[seq][i], static_cast<int32_t>(i), seq, true);
+      }
+      if (batch.size() == 0) continue;
+      std::vector<float> chunk;
+      ASSERT_TRUE(forward.Run(batch, cache, &chunk).ok());
+      logits[seq].insert(logits[seq].end(), chunk.begin(), chunk.end());
+    }
+  }
+  EXPECT_EQ(cache.blocks_total() - cache.blocks_free(), 2 + 2);  // 60 and 45 positions: two blocks each
+  for (int seq = 0; seq < 2; ++seq) {
+    const std::vector<float> alone = PromptLogits(*s.model, prompts[seq]);
+    ASSERT_EQ(logits[seq].size(), alone.size());
+    for (size_t i = 0; i < alone.size(); ++i) ASSERT_NEAR(logits[seq][i], alone[i], 1e-5) << "sequence " << seq;
+  }
+}
+
+// Blocks are handed out as sequences grow, refused whole when the pool is short, and returned.
+TEST(ModelTest, KvCacheHandsOutBlocks) {
+  SyntheticModelSpec spec;
+  LoadedSynthetic s = Load(spec);
+  ASSERT_NE(s.model, nullptr);
+  KvCache cache(s.model->config(), 256, 4, 0, -1, {}, 100);  // 100 positions: 4 blocks of 32
+  EXPECT_EQ(cache.blocks_total(), 4);
+  EXPECT_TRUE(cache.Reserve(0, 1));
+  EXPECT_EQ(cache.blocks_free(), 3);
+  EXPECT_TRUE(cache.Reserve(0, 32));  // still the first block
+  EXPECT_EQ(cache.blocks_free(), 3);
+  EXPECT_TRUE(cache.Reserve(1, 64));
+  EXPECT_EQ(cache.blocks_free(), 1);
+  EXPECT_FALSE(cache.Reserve(2, 65));  // needs 3, 1 is free: nothing taken
+  EXPECT_EQ(cache.blocks_free(), 1);
+  cache.Release(1);
+  EXPECT_EQ(cache.blocks_free(), 3);
+  EXPECT_TRUE(cache.Reserve(2, 65));
+  EXPECT_EQ(cache.blocks_free(), 0);
+  cache.Release(0);
+  cache.Release(2);
+  EXPECT_EQ(cache.blocks_free(), 4);
+  // A full pool makes the forward pass fail with a message, not write out of bounds.
+  ASSERT_TRUE(cache.Reserve(3, 128));
+  ThreadPool pool(1);
+  ForwardPass forward(*s.model, pool);
+  Batch batch;
+  batch.Add(1, 0, 0, true);
+  std::vector<float> logits;
+  const Status full = forward.Run(batch, cache, &logits);
+  EXPECT_FALSE(full.ok());
+  EXPECT_NE(full.message().find("KV cache is full"), std::string::npos) << full.ToString();
+}
+
 TEST(ModelTest, ThreadCountDoesNotChangeResults) {
   SyntheticModelSpec spec;
   spec.weight_type = DType::kQ4_0;

@@ -116,12 +116,14 @@ TEST(OpsTest, SwiGluMatchesReference) {
   }
 }
 
-// Grouped-query attention over a long cache: 8 query heads share 2 KV heads; F32, F16 and
-// Q8_0 caches, portable and AVX2 kernels.
+// Grouped-query attention over a long cache: 8 query heads share 2 KV heads, and 20 share one
+// (more than the AVX2 kernel takes at once); F32, F16 and Q8_0 caches, portable and AVX2 kernels.
 TEST(OpsTest, AttentionWithGqaAndLongCacheMatchesReference) {
-  const int head_dim = 64, q_heads = 8, kv_heads = 2, group = q_heads / kv_heads;
-  const int64_t kv_width = kv_heads * head_dim;
+  const int head_dim = 64;
+  for (const auto& [q_heads, kv_heads] : {std::pair{8, 2}, std::pair{20, 1}})
   for (DType kv_type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
+    const int group = q_heads / kv_heads;
+    const int64_t kv_width = kv_heads * head_dim;
     for (int64_t num_keys : {1, 3, 4096}) {
       const std::vector<float> q = RandomFloats(q_heads * head_dim, 11, 1.0f);
       std::vector<float> keys = RandomFloats(num_keys * kv_width, 12, 1.0f);
@@ -156,13 +158,19 @@ TEST(OpsTest, AttentionWithGqaAndLongCacheMatchesReference) {
           continue;
         }
         std::vector<float> out(q_heads * head_dim);
-        for (int h = 0; h < q_heads; ++h) {
-          const int kvh = h / group;
-          auto* attend = vector ? AttendOneHeadAvx2 : AttendOneHeadScalar;
+        for (int kvh = 0; kvh < q_heads / group; ++kvh) {
           const uint64_t head_offset = RowBytes(kv_type, kvh * head_dim);
-          attend(q.data() + h * head_dim, KvView{key_bytes.data() + head_offset, kv_type, row_bytes},
-                 KvView{value_bytes.data() + head_offset, kv_type, row_bytes}, num_keys, head_dim, scale,
-                 out.data() + h * head_dim);
+          const KvView k{key_bytes.data() + head_offset, kv_type, row_bytes};
+          const KvView v{value_bytes.data() + head_offset, kv_type, row_bytes};
+          const int64_t first = kvh * group * head_dim;
+          if (vector) {
+            AttendHeadsAvx2(q.data() + first, group, k, v, num_keys, head_dim, scale, out.data() + first);
+            continue;
+          }
+          for (int h = 0; h < group; ++h) {
+            AttendOneHeadScalar(q.data() + first + h * head_dim, k, v, num_keys, head_dim, scale,
+                                out.data() + first + h * head_dim);
+          }
         }
         EXPECT_LT(MaxRelativeError(out, want), 1e-4) << DTypeName(kv_type) << " keys " << num_keys << " vector " << vector;
       }

@@ -331,5 +331,51 @@ TEST(ServerJsonTest, InvalidUtf8FromTheModelStillGivesJson) {
   EXPECT_EQ(back["text"], "ok \xef\xbf\xbd \xef\xbf\xbd end");
 }
 
+// The KV cache as a shared pool of blocks: with room for 4 blocks (128 positions) and requests
+// that may fill 3 each, the second waits until the first ends, though a slot is free; a request
+// that could never fit is refused at once; and every block is back in the pool afterwards.
+TEST(SchedulerTest, RequestWaitsUntilTheCacheCanHoldIt) {
+  auto model = LlamaModel::Load(testing::Stories260KPath());
+  ASSERT_TRUE(model.ok());
+  auto tokenizer = Tokenizer::FromGguf((*model)->gguf());
+  ASSERT_TRUE(tokenizer.ok());
+  SchedulerOptions options;
+  options.parallel = 4;
+  options.context = 256;
+  options.kv_positions = 128;
+  options.threads = 2;
+  Scheduler scheduler(**model, **tokenizer, options);
+  EXPECT_EQ(scheduler.Metrics().kv_cells_total, 128u);
+
+  GenerationRequest request;
+  request.prompt = (*tokenizer)->Encode("Once upon a time", {.add_bos = true});
+  request.sampling.temperature = 0.0f;
+  request.max_tokens = 200;  // prompt + 200 > 128 positions: can never fit
+  auto refused = scheduler.Submit(request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("KV cache"), std::string::npos) << refused.status().ToString();
+
+  request.max_tokens = 80;  // 3 blocks of 32
+  const auto submitting = std::chrono::steady_clock::now();
+  auto first = scheduler.Submit(request);
+  auto second = scheduler.Submit(request);
+  const double submit_gap = std::chrono::duration<double>(std::chrono::steady_clock::now() - submitting).count();
+  ASSERT_TRUE(first.ok() && second.ok());
+  auto last_event = [](RequestHandle& handle) {
+    GenerationEvent e;
+    while (handle.Next(&e, std::chrono::seconds(60)) && !e.done) {
+    }
+    return e;
+  };
+  const GenerationEvent a = last_event(**first), b = last_event(**second);
+  ASSERT_TRUE(a.done && b.done);
+  ASSERT_TRUE(a.error.ok() && b.error.ok());
+  EXPECT_GT(a.completion_tokens, 0);
+  // The second started only when the first had ended: it waited at least the first's whole time,
+  // less the moment between their arrivals.
+  EXPECT_GE(b.queue_seconds, a.queue_seconds + a.prompt_seconds + a.generate_seconds - submit_gap - 1e-4);
+  EXPECT_EQ(scheduler.Metrics().kv_cells_used, 0u);
+}
+
 }  // namespace
 }  // namespace riglm

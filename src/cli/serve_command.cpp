@@ -23,6 +23,7 @@ struct ServeFlags {
   ServerOptions server;
   int parallel = 4;
   int64_t context = 0;
+  int64_t kv_size = 0;  // 0: parallel x context
   int threads = 0;
   int max_queue = 64;
   std::string keep_alive = "-1";
@@ -65,30 +66,33 @@ Result<std::unique_ptr<ServedModel>> LoadServed(const ServeFlags& flags, const s
   }
   const int64_t ctx = ChooseContext(flags.context, served->model->config());
   RIGLM_ASSIGN_OR_RETURN(KvCacheTypes kv_types, ResolveKvCacheTypes(flags.kv_cache, served->model->config()));
+  const int64_t kv_positions = flags.kv_size > 0 ? flags.kv_size : ctx * flags.parallel;
   const uint64_t kv_bytes = KvCache::BytesPerPosition(served->model->config(), kv_types) *
-                            static_cast<uint64_t>(served->model->config().block_count) * ctx * flags.parallel;
+                            static_cast<uint64_t>(served->model->config().block_count) * kv_positions;
   const uint64_t available = AvailableHostBytes();
   if (kv_bytes > available) {
-    return OutOfMemory("'" + name + "' needs " + FormatBytes(kv_bytes) + " of KV cache (" + std::to_string(flags.parallel) +
-                       " x " + std::to_string(ctx) + " tokens) and " + FormatBytes(available) +
-                       " of memory is free; use a smaller --ctx or --parallel, or unload another model");
+    return OutOfMemory("'" + name + "' needs " + FormatBytes(kv_bytes) + " of KV cache (" +
+                       std::to_string(kv_positions) + " positions) and " + FormatBytes(available) +
+                       " of memory is free; use a smaller --kv-size, --ctx or --parallel, or unload another model");
   }
-  RIGLM_ASSIGN_OR_RETURN(std::vector<PipelineStage> stages, PlanStages(*served->model, flags.load, ctx * flags.parallel, kv_types));
+  RIGLM_ASSIGN_OR_RETURN(std::vector<PipelineStage> stages, PlanStages(*served->model, flags.load, kv_positions, kv_types));
   SchedulerOptions options;
   options.parallel = flags.parallel;
   options.context = ctx;
+  options.kv_positions = kv_positions;
   options.threads = flags.threads;
   options.max_queue = flags.max_queue;
   options.kv_types = kv_types;
   options.stages = std::move(stages);
   served->scheduler = std::make_unique<Scheduler>(*served->model, *served->tokenizer, options);
-  std::fprintf(stderr, "riglm: loaded '%s' (%d parallel sequences of %lld tokens)\n", name.c_str(), flags.parallel,
-               static_cast<long long>(ctx));
+  std::fprintf(stderr, "riglm: loaded '%s' (%d parallel sequences of up to %lld tokens, KV cache of %lld positions)\n",
+               name.c_str(), flags.parallel, static_cast<long long>(ctx), static_cast<long long>(kv_positions));
   return served;
 }
 
 int RunServe(ServeFlags flags) {
   if (flags.parallel < 1 || flags.parallel > 256) return ReportError(InvalidArgument("--parallel must be 1 to 256"));
+  if (flags.kv_size < 0) return ReportError(InvalidArgument("--kv-size must be 0 (parallel x ctx) or more"));
   if (!flags.aliases.empty() && flags.aliases.size() != flags.model_paths.size()) {
     return ReportError(InvalidArgument("give one --alias per --model, or none"));
   }
@@ -148,6 +152,10 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--cors", flags->server.cors_origin, "allow browsers from this origin (e.g. *)");
   cmd->add_option("--parallel", flags->parallel, "(-np) sequences generated at once")->capture_default_str();
   cmd->add_option("-c,--ctx", flags->context, "context per sequence (0: the model's, at most 4096)")->capture_default_str();
+  cmd->add_option("--kv-size", flags->kv_size,
+                  "KV cache positions shared by all sequences, handed out in blocks of 32 as they grow "
+                  "(0: parallel x ctx, so every sequence can fill its context)")
+      ->capture_default_str();
   cmd->add_option("-t,--threads", flags->threads, "CPU threads (0: one per physical core)")->capture_default_str();
   cmd->add_option("--queue", flags->max_queue, "requests that may wait for a free sequence; more get 503")
       ->capture_default_str();

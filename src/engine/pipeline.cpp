@@ -20,7 +20,7 @@ Status CheckStages(const std::vector<PipelineStage>& stages, int64_t layers) {
 }
 
 PipelineRunner::PipelineRunner(const LlamaModel& model, ThreadPool& pool, int64_t context_length, int num_sequences,
-                               KvCacheTypes kv_types, std::vector<PipelineStage> stages)
+                               KvCacheTypes kv_types, std::vector<PipelineStage> stages, int64_t kv_positions)
     : model_(model), layout_(std::move(stages)) {
   const int64_t layers = model.config().block_count;
   if (layout_.empty()) layout_.push_back({"cpu", 0, layers});
@@ -28,13 +28,14 @@ PipelineRunner::PipelineRunner(const LlamaModel& model, ThreadPool& pool, int64_
     Stage stage;
     stage.forward = std::make_unique<ForwardPass>(model, pool);
     stage.cache = std::make_unique<KvCache>(model.config(), context_length, num_sequences, s.first_layer,
-                                            s.end_layer - s.first_layer, kv_types);
+                                            s.end_layer - s.first_layer, kv_types, kv_positions);
     stages_.push_back(std::move(stage));
   }
 }
 
 Status PipelineRunner::Run(const Batch& batch, std::vector<float>* logits) {
   RIGLM_RETURN_IF_ERROR(stages_.front().forward->Validate(batch, *stages_.front().cache));
+  for (Stage& s : stages_) RIGLM_RETURN_IF_ERROR(ForwardPass::ReserveCache(batch, *s.cache));
   const size_t width = static_cast<size_t>(batch.size() * model_.config().embedding_length);
   for (Stage& s : stages_) s.hidden.resize(width);
   stages_.front().forward->Embed(batch, stages_.front().hidden.data());
@@ -48,6 +49,10 @@ Status PipelineRunner::Run(const Batch& batch, std::vector<float>* logits) {
   }
   stages_.back().forward->Head(batch, stages_.back().hidden.data(), logits);
   return Status::Ok();
+}
+
+void PipelineRunner::Release(int seq) {
+  for (Stage& s : stages_) s.cache->Release(seq);
 }
 
 }  // namespace riglm

@@ -24,13 +24,19 @@ Status CheckStages(const std::vector<PipelineStage>& stages, int64_t layers);
 class PipelineRunner {
  public:
   // REQUIRES: CheckStages(stages, model layers).ok(). Empty stages: one stage with every layer.
+  // kv_positions: KV cache positions shared by all sequences (-1: each can fill its context).
   PipelineRunner(const LlamaModel& model, ThreadPool& pool, int64_t context_length, int num_sequences,
-                 KvCacheTypes kv_types = {}, std::vector<PipelineStage> stages = {});
+                 KvCacheTypes kv_types = {}, std::vector<PipelineStage> stages = {}, int64_t kv_positions = -1);
 
   // As ForwardPass::Run, across the stages.
   Status Run(const Batch& batch, std::vector<float>* logits);
 
   int64_t context_length() const { return stages_.front().cache->context_length(); }
+  // Frees a finished sequence's KV cache blocks on every stage.
+  void Release(int seq);
+  // Every stage holds the same positions: the first one's blocks stand for all.
+  int64_t kv_blocks_total() const { return stages_.front().cache->blocks_total(); }
+  int64_t kv_blocks_used() const { return kv_blocks_total() - stages_.front().cache->blocks_free(); }
   const std::vector<PipelineStage>& stages() const { return layout_; }
 
  private:

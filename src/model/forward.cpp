@@ -28,8 +28,20 @@ Status ForwardPass::Validate(const Batch& batch, const KvCache& cache) const {
   return Status::Ok();
 }
 
+Status ForwardPass::ReserveCache(const Batch& batch, KvCache& cache) {
+  for (int64_t i = 0; i < batch.size(); ++i) {
+    if (!cache.Reserve(batch.seq_ids[i], batch.positions[i] + 1)) {
+      return Unavailable("the KV cache is full: no free block for position " +
+                               std::to_string(batch.positions[i]) + " of sequence " +
+                               std::to_string(batch.seq_ids[i]));
+    }
+  }
+  return Status::Ok();
+}
+
 Status ForwardPass::Run(const Batch& batch, KvCache& cache, std::vector<float>* logits) {
   RIGLM_RETURN_IF_ERROR(Validate(batch, cache));
+  RIGLM_RETURN_IF_ERROR(ReserveCache(batch, cache));
   hidden_.resize(batch.size() * config_.embedding_length);
   Embed(batch, hidden_.data());
   RunLayers(0, config_.block_count, batch, cache, hidden_.data());
@@ -110,18 +122,19 @@ void ForwardPass::Attention(int64_t layer_idx, const Batch& batch, KvCache& cach
     cache.Store(batch.seq_ids[t], layer_idx, pos, k, v);
   }
 
-  const int64_t heads = config_.head_count;
   const int64_t group = config_.head_count / config_.head_count_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  pool_.ParallelFor(n * heads, 1, [&](int64_t begin, int64_t end) {
+  // One item per token and KV head: its query heads read the cached keys and values once.
+  const int64_t kv_heads = config_.head_count_kv;
+  pool_.ParallelFor(n * kv_heads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t t = item / heads;
-      const int64_t head_idx = item % heads;
-      const int64_t kv_head = head_idx / group;
+      const int64_t t = item / kv_heads;
+      const int64_t kv_head = item % kv_heads;
       const int seq = batch.seq_ids[t];
-      cpu::AttendOneHead(q_.data() + t * q_width + head_idx * head_dim, cache.keys(seq, layer_idx, kv_head),
-                         cache.values(seq, layer_idx, kv_head), batch.positions[t] + 1, head_dim, scale,
-                         attn_out_.data() + t * q_width + head_idx * head_dim);
+      const int64_t offset = t * q_width + kv_head * group * head_dim;
+      cpu::AttendHeads(q_.data() + offset, static_cast<int>(group), cache.keys(seq, layer_idx, kv_head),
+                       cache.values(seq, layer_idx, kv_head), batch.positions[t] + 1, head_dim, scale,
+                       attn_out_.data() + offset);
     }
   });
 }

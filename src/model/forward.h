@@ -48,6 +48,9 @@ class ForwardPass {
   // The pieces Run is made of, for pipelines that put layer ranges on different devices.
   // Hidden states are [batch, embedding] f32.
   Status Validate(const Batch& batch, const KvCache& cache) const;
+  // Gives each sequence of the batch cache blocks up to its last position in the batch;
+  // ResourceExhausted when the cache has too few free blocks.
+  static Status ReserveCache(const Batch& batch, KvCache& cache);
   void Embed(const Batch& batch, float* hidden);
   void RunLayers(int64_t first_layer, int64_t end_layer, const Batch& batch, KvCache& cache, float* hidden);
   void Head(const Batch& batch, const float* hidden, std::vector<float>* logits);

@@ -31,39 +31,74 @@ uint64_t KvCache::BytesPerPosition(const ModelConfig& config, KvCacheTypes types
 }
 
 KvCache::KvCache(const ModelConfig& config, int64_t context_length, int num_sequences, int64_t first_layer,
-                 int64_t num_layers, KvCacheTypes types)
+                 int64_t num_layers, KvCacheTypes types, int64_t capacity_positions)
     : context_length_(context_length),
       num_sequences_(num_sequences),
       first_layer_(first_layer),
       num_layers_(num_layers < 0 ? config.block_count - first_layer : num_layers),
       kv_width_(config.kv_width()),
       head_dim_(config.head_dim),
+      kv_heads_(config.head_count_kv),
       types_(types),
-      key_row_bytes_(RowBytes(types.keys, kv_width_)),
-      value_row_bytes_(RowBytes(types.values, kv_width_)) {
-  const uint64_t rows = static_cast<uint64_t>(num_sequences_) * num_layers_ * context_length_;
-  key_bytes_ = rows * key_row_bytes_;
-  value_bytes_ = rows * value_row_bytes_;
+      key_head_row_bytes_(RowBytes(types.keys, head_dim_)),
+      value_head_row_bytes_(RowBytes(types.values, head_dim_)),
+      block_tables_(num_sequences) {
+  blocks_total_ = capacity_positions < 0 ? BlocksFor(context_length) * num_sequences : BlocksFor(capacity_positions);
+  key_block_bytes_ = static_cast<uint64_t>(num_layers_ * kv_heads_ * kBlockPositions) * key_head_row_bytes_;
+  value_block_bytes_ = static_cast<uint64_t>(num_layers_ * kv_heads_ * kBlockPositions) * value_head_row_bytes_;
+  key_bytes_ = blocks_total_ * key_block_bytes_;
+  value_bytes_ = blocks_total_ * value_block_bytes_;
   keys_ = AllocateLarge(key_bytes_);
   values_ = AllocateLarge(value_bytes_);
   if (keys_ == nullptr || values_ == nullptr) throw std::bad_alloc();
   std::memset(keys_.get(), 0, key_bytes_);
   std::memset(values_.get(), 0, value_bytes_);
+  // Lowest blocks handed out first, so a lightly used cache touches little memory.
+  for (int64_t b = blocks_total_ - 1; b >= 0; --b) free_blocks_.push_back(static_cast<int32_t>(b));
+}
+
+bool KvCache::Reserve(int seq, int64_t end_position) {
+  std::vector<int32_t>& table = block_tables_[seq];
+  const int64_t needed = BlocksFor(end_position) - static_cast<int64_t>(table.size());
+  if (needed <= 0) return true;
+  if (needed > blocks_free()) return false;
+  for (int64_t i = 0; i < needed; ++i) {
+    table.push_back(free_blocks_.back());
+    free_blocks_.pop_back();
+  }
+  return true;
+}
+
+void KvCache::Release(int seq) {
+  std::vector<int32_t>& table = block_tables_[seq];
+  free_blocks_.insert(free_blocks_.end(), table.rbegin(), table.rend());
+  table.clear();
 }
 
 cpu::KvView KvCache::keys(int seq, int64_t layer, int64_t kv_head) const {
-  return {keys_.get() + RowIndex(seq, layer, 0) * key_row_bytes_ + RowBytes(types_.keys, kv_head * head_dim_),
-          types_.keys, key_row_bytes_};
+  return {keys_.get() + HeadOffset(key_head_row_bytes_, layer, kv_head), types_.keys, key_head_row_bytes_,
+          block_tables_[seq].data(), key_block_bytes_};
 }
 
 cpu::KvView KvCache::values(int seq, int64_t layer, int64_t kv_head) const {
-  return {values_.get() + RowIndex(seq, layer, 0) * value_row_bytes_ + RowBytes(types_.values, kv_head * head_dim_),
-          types_.values, value_row_bytes_};
+  return {values_.get() + HeadOffset(value_head_row_bytes_, layer, kv_head), types_.values, value_head_row_bytes_,
+          block_tables_[seq].data(), value_block_bytes_};
+}
+
+uint8_t* KvCache::Row(uint8_t* pool, uint64_t block_bytes, uint64_t head_row_bytes, int seq, int64_t layer,
+                      int64_t kv_head, int64_t position) const {
+  const int32_t block = block_tables_[seq][position / kBlockPositions];
+  return pool + static_cast<uint64_t>(block) * block_bytes + HeadOffset(head_row_bytes, layer, kv_head) +
+         static_cast<uint64_t>(position % kBlockPositions) * head_row_bytes;
 }
 
 void KvCache::Store(int seq, int64_t layer, int64_t position, const float* key, const float* value) {
-  QuantizeRow(types_.keys, key, keys_.get() + RowIndex(seq, layer, position) * key_row_bytes_, kv_width_);
-  QuantizeRow(types_.values, value, values_.get() + RowIndex(seq, layer, position) * value_row_bytes_, kv_width_);
+  for (int64_t h = 0; h < kv_heads_; ++h) {
+    QuantizeRow(types_.keys, key + h * head_dim_,
+                Row(keys_.get(), key_block_bytes_, key_head_row_bytes_, seq, layer, h, position), head_dim_);
+    QuantizeRow(types_.values, value + h * head_dim_,
+                Row(values_.get(), value_block_bytes_, value_head_row_bytes_, seq, layer, h, position), head_dim_);
+  }
 }
 
 }  // namespace riglm

@@ -1,9 +1,14 @@
-// Key/value cache for a fixed number of sequences, each up to `context_length` positions.
+// Key/value cache for a fixed number of sequences, each up to `context_length` positions, paged:
+// memory is a pool of blocks of kKvBlockPositions positions, handed to a sequence as it grows
+// and back to the pool when it is released, so short sequences leave room for others. Within a
+// block each layer's KV heads lie one after another, so attention reads a head's keys and values
+// as contiguous rows.
 // F16 by default (half the memory of F32, what llama.cpp uses); Q8_0 halves it again, for
 // heads whose width is a multiple of 32. Keys and values may differ (like llama.cpp's -ctk/-ctv).
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "backend/cpu/ops.h"
 #include "model/config.h"
@@ -25,40 +30,63 @@ Result<DType> ParseKvCacheType(std::string_view name);
 
 class KvCache {
  public:
-  // Caches layers [first_layer, first_layer + num_layers) of a model.
+  static constexpr int64_t kBlockPositions = cpu::kKvBlockPositions;
+
+  // Caches layers [first_layer, first_layer + num_layers) of a model, with room for
+  // `capacity_positions` positions over all sequences (rounded up to whole blocks); -1: enough
+  // for every sequence to fill its context.
   // REQUIRES: CheckKvCacheTypes(config, types).ok().
   KvCache(const ModelConfig& config, int64_t context_length, int num_sequences, int64_t first_layer = 0,
-          int64_t num_layers = -1, KvCacheTypes types = {});
+          int64_t num_layers = -1, KvCacheTypes types = {}, int64_t capacity_positions = -1);
 
   int64_t context_length() const { return context_length_; }
   int num_sequences() const { return num_sequences_; }
   int64_t kv_width() const { return kv_width_; }
   KvCacheTypes types() const { return types_; }
   uint64_t size_bytes() const { return key_bytes_ + value_bytes_; }
+  int64_t blocks_total() const { return blocks_total_; }
+  int64_t blocks_free() const { return static_cast<int64_t>(free_blocks_.size()); }
   // Bytes one position takes in one layer, keys and values together.
   static uint64_t BytesPerPosition(const ModelConfig& config, KvCacheTypes types);
+  static int64_t BlocksFor(int64_t positions) { return (positions + kBlockPositions - 1) / kBlockPositions; }
 
-  // The rows of one KV head, for one sequence and model layer.
+  // Gives `seq` blocks for positions [0, end_position); false (and nothing taken) when the pool
+  // has too few free blocks. REQUIRES: end_position <= context_length().
+  bool Reserve(int seq, int64_t end_position);
+  // Returns every block of `seq` to the pool; its cached positions are gone.
+  void Release(int seq);
+
+  // The rows of one KV head, for one sequence and model layer. Valid until Reserve or Release.
   cpu::KvView keys(int seq, int64_t layer, int64_t kv_head) const;
   cpu::KvView values(int seq, int64_t layer, int64_t kv_head) const;
   // Writes one position's key and value (kv_width floats each), converting to the cache types.
+  // REQUIRES: the position was reserved.
   void Store(int seq, int64_t layer, int64_t position, const float* key, const float* value);
 
  private:
-  uint64_t RowIndex(int seq, int64_t layer, int64_t position) const {
-    return (static_cast<uint64_t>(seq) * num_layers_ + (layer - first_layer_)) * context_length_ + position;
+  // Bytes from a block's start to the rows of (layer, kv_head).
+  uint64_t HeadOffset(uint64_t head_row_bytes, int64_t layer, int64_t kv_head) const {
+    return ((layer - first_layer_) * kv_heads_ + kv_head) * kBlockPositions * head_row_bytes;
   }
+  uint8_t* Row(uint8_t* pool, uint64_t block_bytes, uint64_t head_row_bytes, int seq, int64_t layer, int64_t kv_head,
+               int64_t position) const;
+
   int64_t context_length_;
   int num_sequences_;
   int64_t first_layer_;
   int64_t num_layers_;
   int64_t kv_width_;
   int64_t head_dim_;
+  int64_t kv_heads_;
   KvCacheTypes types_;
-  uint64_t key_row_bytes_, value_row_bytes_;
+  uint64_t key_head_row_bytes_, value_head_row_bytes_;
+  uint64_t key_block_bytes_, value_block_bytes_;
   uint64_t key_bytes_, value_bytes_;
-  LargeBuffer keys_;    // [seq, layer, position] rows of kv_width elements
+  int64_t blocks_total_;
+  LargeBuffer keys_;    // blocks of [layer, kv_head, position in block] rows of head_dim elements
   LargeBuffer values_;  // same layout
+  std::vector<int32_t> free_blocks_;
+  std::vector<std::vector<int32_t>> block_tables_;  // per sequence, in position order
 };
 
 }  // namespace riglm

@@ -58,6 +58,7 @@ struct Scheduler::Slot {
   int64_t position = 0;      // next position to fill
   int32_t last_token = -1;   // sampled, not yet in the cache
   int64_t generated = 0;
+  int64_t kv_blocks = 0;     // promised to this request at admission
   int64_t logits_row = -1;   // this step's row, or -1
   int32_t sampled = -1;      // this step's token
   TokenLogprob sampled_logprob;
@@ -71,13 +72,14 @@ Scheduler::Scheduler(const LlamaModel& model, const Tokenizer& tokenizer, Schedu
       tokenizer_(tokenizer),
       options_(std::move(options)),
       pool_(options_.threads > 0 ? options_.threads : ThreadPool::DefaultThreadCount()),
-      runner_(model, pool_, options_.context, options_.parallel, options_.kv_types, options_.stages) {
+      runner_(model, pool_, options_.context, options_.parallel, options_.kv_types, options_.stages,
+              options_.kv_positions) {
   for (int i = 0; i < options_.parallel; ++i) {
     slots_.push_back(std::make_unique<Slot>());
     slots_.back()->seq = i;
   }
   metrics_.slots = options_.parallel;
-  metrics_.kv_cells_total = static_cast<uint64_t>(options_.parallel) * options_.context;
+  metrics_.kv_cells_total = static_cast<uint64_t>(runner_.kv_blocks_total() * KvCache::kBlockPositions);
   metrics_.kv_bytes_total = KvCache::BytesPerPosition(model.config(), options_.kv_types) * model.config().block_count *
                             metrics_.kv_cells_total;
   pieces_.resize(model.config().vocab_size);
@@ -124,6 +126,13 @@ Result<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationRequest reque
   for (int32_t t : request.prompt) {
     if (t < 0 || t >= model_.config().vocab_size) return InvalidArgument("token id " + std::to_string(t) + " is outside the vocabulary");
   }
+  if (BlocksNeeded(request) > runner_.kv_blocks_total()) {
+    return InvalidArgument("the prompt and max_tokens need " +
+                           std::to_string(BlocksNeeded(request) * KvCache::kBlockPositions) +
+                           " KV cache positions, but the cache holds " +
+                           std::to_string(runner_.kv_blocks_total() * KvCache::kBlockPositions) +
+                           " in all; lower max_tokens or raise --kv-size");
+  }
   auto handle = std::make_shared<RequestHandle>();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -169,10 +178,21 @@ void Scheduler::Loop() {
   }
 }
 
+int64_t Scheduler::BlocksNeeded(const GenerationRequest& request) const {
+  const int64_t prompt = static_cast<int64_t>(request.prompt.size());
+  const int64_t generate = request.max_tokens < 0 ? options_.context : std::min(request.max_tokens, options_.context);
+  return KvCache::BlocksFor(std::min(options_.context, prompt + generate));
+}
+
 void Scheduler::Admit() {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& slot : slots_) {
     if (slot->active || queue_.empty()) continue;
+    // First come, first served: the head of the queue waits until the cache can take it.
+    const int64_t blocks = BlocksNeeded(queue_.front().request);
+    if (kv_blocks_promised_ + blocks > runner_.kv_blocks_total()) break;
+    kv_blocks_promised_ += blocks;
+    slot->kv_blocks = blocks;
     Waiting w = std::move(queue_.front());
     queue_.pop_front();
     Slot& s = *slot;
@@ -207,12 +227,19 @@ void Scheduler::Finish(Slot& s, StopReason reason, Status error) {
   e.prompt_seconds = std::chrono::duration<double>(first - s.started).count();
   e.generate_seconds = std::chrono::duration<double>(now - first).count();
   e.error = std::move(error);
-  s.handle->Post(std::move(e));
+  // The cache is back in the pool before the client hears of the end, so /metrics agrees.
+  runner_.Release(s.seq);
+  kv_blocks_promised_ -= s.kv_blocks;
+  s.kv_blocks = 0;
   s.active = false;
+  UpdateCacheMetrics();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --metrics_.active;
+    if (reason == StopReason::kCancelled) ++metrics_.requests_cancelled;
+  }
+  s.handle->Post(std::move(e));
   s.handle.reset();
-  std::lock_guard<std::mutex> lock(mutex_);
-  --metrics_.active;
-  if (reason == StopReason::kCancelled) ++metrics_.requests_cancelled;
 }
 
 void Scheduler::Step() {
@@ -330,10 +357,7 @@ void Scheduler::Step() {
 }
 
 void Scheduler::UpdateCacheMetrics() {
-  uint64_t cells = 0;
-  for (const auto& slot : slots_) {
-    if (slot->active) cells += static_cast<uint64_t>(slot->position);
-  }
+  const uint64_t cells = static_cast<uint64_t>(runner_.kv_blocks_used() * KvCache::kBlockPositions);
   std::lock_guard<std::mutex> lock(mutex_);
   metrics_.kv_cells_used = cells;
 }

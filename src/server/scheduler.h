@@ -1,7 +1,9 @@
 // Continuous batching: every step advances all active sequences together (one token each), long
 // prompts are processed in chunks interleaved with that decoding, and new requests take a free
-// sequence slot as soon as one exists, without waiting for others to finish. Each slot owns one
-// sequence's KV cache for the whole context; a request that finds no free slot waits in a
+// sequence slot as soon as one exists, without waiting for others to finish. The KV cache is a
+// pool of blocks shared by the slots: a request starts once a slot is free and the pool can hold
+// its prompt plus max_tokens (at most its context) next to what running requests may still
+// need; its blocks go back to the pool when it ends. A request that cannot start waits in a
 // bounded queue, and a full queue is refused at once (the server answers 503).
 #pragma once
 
@@ -77,6 +79,7 @@ class RequestHandle {
 struct SchedulerOptions {
   int parallel = 4;              // sequence slots (--parallel)
   int64_t context = 4096;        // per sequence (--ctx)
+  int64_t kv_positions = -1;     // KV cache positions shared by all slots (--kv-size); -1: parallel x context
   int max_queue = 64;            // requests waiting for a slot
   int64_t batch_tokens = 512;    // tokens per step, prompt chunks included
   int threads = 0;               // 0: one per physical core
@@ -95,7 +98,7 @@ struct SchedulerMetrics {
   int active = 0;
   int queued = 0;
   int slots = 0;
-  uint64_t kv_cells_used = 0;  // positions held by active sequences
+  uint64_t kv_cells_used = 0;  // positions in blocks held by active sequences
   uint64_t kv_cells_total = 0;
   uint64_t kv_bytes_total = 0;
 };
@@ -125,6 +128,8 @@ class Scheduler {
   void Step();
   void Finish(Slot& slot, StopReason reason, Status error = Status::Ok());
   void UpdateCacheMetrics();
+  // KV cache blocks a request may fill: its prompt plus max_tokens, at most the context.
+  int64_t BlocksNeeded(const GenerationRequest& request) const;
   bool MaskForJson(const JsonPrefix& json, float* logits) const;  // from the scheduler thread, which alone touches the slots
 
   const LlamaModel& model_;
@@ -142,6 +147,7 @@ class Scheduler {
   std::vector<float> logits_;
   std::vector<Slot*> sampling_;
   std::vector<std::string> pieces_;  // every token's text, for the JSON constraint
+  int64_t kv_blocks_promised_ = 0;   // blocks the active slots may still grow into, summed
   std::thread thread_;
 };
 

@@ -66,7 +66,7 @@ bool KvTypeSupported(DType type, int64_t head_dim) {
 namespace {
 
 float KvElement(const KvView& view, int64_t j, int d) {
-  const uint8_t* row = view.data + j * view.row_bytes;
+  const uint8_t* row = view.row(j);
   switch (view.type) {
     case DType::kF16: return HalfToFloat(reinterpret_cast<const uint16_t*>(row)[d]);
     case DType::kQ8_0: {
@@ -105,12 +105,14 @@ void AttendOneHeadScalar(const float* q, KvView keys, KvView values, int64_t num
   }
 }
 
-void AttendOneHead(const float* q, KvView keys, KvView values, int64_t num_keys, int head_dim, float scale,
-                   float* out) {
-  if (head_dim % 8 == 0 && BestIsa() != Isa::kScalar) {
-    AttendOneHeadAvx2(q, keys, values, num_keys, head_dim, scale, out);
-  } else {
-    AttendOneHeadScalar(q, keys, values, num_keys, head_dim, scale, out);
+void AttendHeads(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
+                 float scale, float* out) {
+  if (head_dim % 8 == 0 && head_dim <= kMaxAttendHeadDim && BestIsa() != Isa::kScalar) {
+    AttendHeadsAvx2(q, num_heads, keys, values, num_keys, head_dim, scale, out);
+    return;
+  }
+  for (int h = 0; h < num_heads; ++h) {
+    AttendOneHeadScalar(q + h * head_dim, keys, values, num_keys, head_dim, scale, out + h * head_dim);
   }
 }
 

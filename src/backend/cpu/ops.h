@@ -28,12 +28,25 @@ void SwiGlu(const float* gate, const float* up, int64_t n, float* out);
 void SwiGluScalar(const float* gate, const float* up, int64_t n, float* out);
 void SwiGluAvx2(const float* gate, const float* up, int64_t n, float* out);  // kernels/avx2/
 
-// One head's cached keys or values: position j's row starts at data + j * row_bytes, in `type`
-// (F32, F16, or Q8_0 with whole 32-element blocks per head).
+// Positions per block of a paged KV cache; a multiple of the attention kernels' 8-key tiles.
+constexpr int64_t kKvBlockPositions = 32;
+
+// One head's cached keys or values in `type` (F32, F16, or Q8_0 with whole 32-element blocks
+// per head). Contiguous (no block table): position j's row starts at data + j * row_bytes.
+// Paged: position j is row j % kKvBlockPositions of block blocks[j / kKvBlockPositions], whose
+// rows for this head start at data + block * block_bytes.
 struct KvView {
   const uint8_t* data;
   DType type;
   uint64_t row_bytes;
+  const int32_t* blocks = nullptr;
+  uint64_t block_bytes = 0;
+
+  const uint8_t* row(int64_t j) const {
+    if (blocks == nullptr) return data + j * row_bytes;
+    return data + static_cast<uint64_t>(blocks[j / kKvBlockPositions]) * block_bytes +
+           static_cast<uint64_t>(j % kKvBlockPositions) * row_bytes;
+  }
 };
 
 // True when heads of `head_dim` can be cached as `type`.
@@ -41,12 +54,18 @@ bool KvTypeSupported(DType type, int64_t head_dim);
 
 // One query head against `num_keys` cached keys and values, with a single-pass online softmax:
 // out = sum_j softmax(scale * q.k_j)_j v_j.
-void AttendOneHead(const float* q, KvView keys, KvView values, int64_t num_keys, int head_dim, float scale, float* out);
 // The portable version, also the reference the vector kernels are tested against.
 void AttendOneHeadScalar(const float* q, KvView keys, KvView values, int64_t num_keys, int head_dim, float scale,
                          float* out);
-// AVX2 + F16C; REQUIRES: head_dim % 8 == 0 and a CPU that has them. Defined in kernels/avx2/.
-void AttendOneHeadAvx2(const float* q, KvView keys, KvView values, int64_t num_keys, int head_dim, float scale,
-                       float* out);
+
+// The same for `num_heads` query heads that share these keys and values (grouped-query
+// attention): q and out hold the heads one after another, head_dim apart.
+void AttendHeads(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
+                 float scale, float* out);
+constexpr int kMaxAttendHeadDim = 512;
+// AVX2 + F16C; REQUIRES: head_dim % 8 == 0, head_dim <= kMaxAttendHeadDim and a CPU that has
+// them. Defined in kernels/avx2/.
+void AttendHeadsAvx2(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
+                     float scale, float* out);
 
 }  // namespace riglm::cpu

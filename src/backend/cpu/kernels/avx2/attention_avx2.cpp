@@ -1,5 +1,5 @@
-// Attention of one query head over an F32 or F16 KV cache with AVX2, FMA and F16C: a single pass
-// with an online softmax, the output accumulated in place.
+// Attention of query heads over an F32, F16 or Q8_0 KV cache with AVX2, FMA and F16C: a single
+// pass with an online softmax, the output accumulated in place.
 #include <immintrin.h>
 
 #include "backend/cpu/kernels/avx2/avx2_util.h"
@@ -14,10 +14,9 @@
 namespace riglm::cpu {
 namespace {
 
-// Elements d..d+7 of row j.
+// Elements d..d+7 of a cached row.
 template <DType kType>
-inline __m256 Load8(const KvView& view, int64_t j, int d) {
-  const uint8_t* row = view.data + j * view.row_bytes;
+inline __m256 Load8(const uint8_t* row, int d) {
   if constexpr (kType == DType::kF16) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + d)));
   } else if constexpr (kType == DType::kQ8_0) {
@@ -36,72 +35,108 @@ inline float HorizontalMax(__m256 v) {
   return _mm_cvtss_f32(m);
 }
 
-// Keys are taken 8 at a time: their scores, one rescale of the output if the maximum grew, then
-// the 8 softmax weights in one vector exp.
+// Keys are taken 8 at a time and converted to float once for all the query heads that share
+// them (grouped-query attention); for each head: the 8 scores, one rescale of its output if its
+// maximum grew, then the 8 softmax weights in one vector exp.
+constexpr int kTileKeys = 8;
+constexpr int kMaxHeads = 16;
+
+template <DType kType>
+void ConvertTile(const KvView& view, int64_t j0, int count, int head_dim, float* tile) {
+  for (int i = 0; i < count; ++i) {
+    const uint8_t* row = view.row(j0 + i);
+    for (int d = 0; d < head_dim; d += 8) _mm256_store_ps(tile + i * head_dim + d, Load8<kType>(row, d));
+  }
+  std::fill(tile + count * head_dim, tile + kTileKeys * head_dim, 0.0f);  // the last tile's unused rows
+}
+
 template <DType kKey, DType kValue>
-void Attend(const float* q, const KvView& keys, const KvView& values, int64_t num_keys, int head_dim, float scale,
-            float* out) {
-  float running_max = -std::numeric_limits<float>::infinity();
-  float running_sum = 0.0f;
-  for (int d = 0; d < head_dim; ++d) out[d] = 0.0f;
-  alignas(32) float scores[8], weights[8];
-  for (int64_t j0 = 0; j0 < num_keys; j0 += 8) {
-    const int count = static_cast<int>(std::min<int64_t>(8, num_keys - j0));
-    for (int i = 0; i < 8; ++i) {
-      if (i >= count) {
-        scores[i] = -std::numeric_limits<float>::infinity();
-        continue;
-      }
-      __m256 dot = _mm256_setzero_ps();
+void Attend(const float* q, int num_heads, const KvView& keys, const KvView& values, int64_t num_keys, int head_dim,
+            float scale, float* out) {
+  float running_max[kMaxHeads], running_sum[kMaxHeads];
+  for (int h = 0; h < num_heads; ++h) {
+    running_max[h] = -std::numeric_limits<float>::infinity();
+    running_sum[h] = 0.0f;
+  }
+  std::fill(out, out + num_heads * head_dim, 0.0f);
+  alignas(32) float key_tile[kTileKeys * kMaxAttendHeadDim], value_tile[kTileKeys * kMaxAttendHeadDim];
+  alignas(32) float scores[kTileKeys], weights[kTileKeys];
+  for (int64_t j0 = 0; j0 < num_keys; j0 += kTileKeys) {
+    const int count = static_cast<int>(std::min<int64_t>(kTileKeys, num_keys - j0));
+    ConvertTile<kKey>(keys, j0, count, head_dim, key_tile);
+    ConvertTile<kValue>(values, j0, count, head_dim, value_tile);
+    for (int h = 0; h < num_heads; ++h) {
+      const float* qh = q + h * head_dim;
+      float* oh = out + h * head_dim;
+      // The 8 dot products side by side, then reduced together: lane i of `s` is key i's score.
+      __m256 dots[kTileKeys];
+      for (int i = 0; i < kTileKeys; ++i) dots[i] = _mm256_setzero_ps();
       for (int d = 0; d < head_dim; d += 8) {
-        dot = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), Load8<kKey>(keys, j0 + i, d), dot);
+        const __m256 qd = _mm256_loadu_ps(qh + d);
+        for (int i = 0; i < kTileKeys; ++i) {
+          dots[i] = _mm256_fmadd_ps(qd, _mm256_load_ps(key_tile + i * head_dim + d), dots[i]);
+        }
       }
-      scores[i] = HorizontalSum(dot) * scale;
-    }
-    const __m256 s = _mm256_load_ps(scores);
-    const float tile_max = HorizontalMax(s);
-    if (tile_max > running_max) {
-      const float correction = std::exp(running_max - tile_max);
-      running_sum *= correction;
-      const __m256 c = _mm256_set1_ps(correction);
-      for (int d = 0; d < head_dim; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(out + d), c));
-      running_max = tile_max;
-    }
-    const __m256 w = Exp(_mm256_sub_ps(s, _mm256_set1_ps(running_max)));
-    _mm256_store_ps(weights, w);
-    for (int i = 0; i < count; ++i) running_sum += weights[i];
-    for (int i = 0; i < count; ++i) {
-      const __m256 wi = _mm256_set1_ps(weights[i]);
+      const __m256 h01 = _mm256_hadd_ps(dots[0], dots[1]), h23 = _mm256_hadd_ps(dots[2], dots[3]);
+      const __m256 h45 = _mm256_hadd_ps(dots[4], dots[5]), h67 = _mm256_hadd_ps(dots[6], dots[7]);
+      const __m256 q0123 = _mm256_hadd_ps(h01, h23), q4567 = _mm256_hadd_ps(h45, h67);
+      // q0123 holds keys 0-3 from the low 128 bits in its low half and from the high bits in its high half.
+      const __m256 lo = _mm256_permute2f128_ps(q0123, q4567, 0x20), hi = _mm256_permute2f128_ps(q0123, q4567, 0x31);
+      _mm256_store_ps(scores, _mm256_mul_ps(_mm256_add_ps(lo, hi), _mm256_set1_ps(scale)));
+      for (int i = count; i < kTileKeys; ++i) scores[i] = -std::numeric_limits<float>::infinity();
+      const __m256 s = _mm256_load_ps(scores);
+      const float tile_max = HorizontalMax(s);
+      if (tile_max > running_max[h]) {
+        const float correction = std::exp(running_max[h] - tile_max);
+        running_sum[h] *= correction;
+        const __m256 c = _mm256_set1_ps(correction);
+        for (int d = 0; d < head_dim; d += 8) _mm256_storeu_ps(oh + d, _mm256_mul_ps(_mm256_loadu_ps(oh + d), c));
+        running_max[h] = tile_max;
+      }
+      const __m256 w = Exp(_mm256_sub_ps(s, _mm256_set1_ps(running_max[h])));
+      _mm256_store_ps(weights, w);
+      for (int i = 0; i < count; ++i) running_sum[h] += weights[i];
+      // The tile's weighted values summed in registers, then added to the output once.
       for (int d = 0; d < head_dim; d += 8) {
-        _mm256_storeu_ps(out + d,
-                         _mm256_fmadd_ps(wi, Load8<kValue>(values, j0 + i, d), _mm256_loadu_ps(out + d)));
+        __m256 acc = _mm256_loadu_ps(oh + d);
+        for (int i = 0; i < count; ++i) {
+          acc = _mm256_fmadd_ps(_mm256_set1_ps(weights[i]), _mm256_load_ps(value_tile + i * head_dim + d), acc);
+        }
+        _mm256_storeu_ps(oh + d, acc);
       }
     }
   }
-  if (running_sum > 0.0f) {
-    const __m256 inv = _mm256_set1_ps(1.0f / running_sum);
-    for (int d = 0; d < head_dim; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(out + d), inv));
+  for (int h = 0; h < num_heads; ++h) {
+    if (running_sum[h] <= 0.0f) continue;
+    const __m256 inv = _mm256_set1_ps(1.0f / running_sum[h]);
+    float* oh = out + h * head_dim;
+    for (int d = 0; d < head_dim; d += 8) _mm256_storeu_ps(oh + d, _mm256_mul_ps(_mm256_loadu_ps(oh + d), inv));
   }
 }
 
 template <DType kKey>
-void AttendWithKeys(const float* q, const KvView& keys, const KvView& values, int64_t num_keys, int head_dim,
-                    float scale, float* out) {
+void AttendWithKeys(const float* q, int num_heads, const KvView& keys, const KvView& values, int64_t num_keys,
+                    int head_dim, float scale, float* out) {
   switch (values.type) {
-    case DType::kF16: return Attend<kKey, DType::kF16>(q, keys, values, num_keys, head_dim, scale, out);
-    case DType::kQ8_0: return Attend<kKey, DType::kQ8_0>(q, keys, values, num_keys, head_dim, scale, out);
-    default: return Attend<kKey, DType::kF32>(q, keys, values, num_keys, head_dim, scale, out);
+    case DType::kF16: return Attend<kKey, DType::kF16>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
+    case DType::kQ8_0: return Attend<kKey, DType::kQ8_0>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
+    default: return Attend<kKey, DType::kF32>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
   }
 }
 
 }  // namespace
 
-void AttendOneHeadAvx2(const float* q, KvView keys, KvView values, int64_t num_keys, int head_dim, float scale,
-                       float* out) {
-  switch (keys.type) {
-    case DType::kF16: return AttendWithKeys<DType::kF16>(q, keys, values, num_keys, head_dim, scale, out);
-    case DType::kQ8_0: return AttendWithKeys<DType::kQ8_0>(q, keys, values, num_keys, head_dim, scale, out);
-    default: return AttendWithKeys<DType::kF32>(q, keys, values, num_keys, head_dim, scale, out);
+void AttendHeadsAvx2(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
+                     float scale, float* out) {
+  for (int h0 = 0; h0 < num_heads; h0 += kMaxHeads) {
+    const int n = std::min(kMaxHeads, num_heads - h0);
+    const float* qh = q + h0 * head_dim;
+    float* oh = out + h0 * head_dim;
+    switch (keys.type) {
+      case DType::kF16: AttendWithKeys<DType::kF16>(qh, n, keys, values, num_keys, head_dim, scale, oh); break;
+      case DType::kQ8_0: AttendWithKeys<DType::kQ8_0>(qh, n, keys, values, num_keys, head_dim, scale, oh); break;
+      default: AttendWithKeys<DType::kF32>(qh, n, keys, values, num_keys, head_dim, scale, oh); break;
+    }
   }
 }
 
