@@ -13,26 +13,9 @@
 namespace riglm {
 namespace {
 
-void BM_MatVec(benchmark::State& state, DType type) {
-  const int64_t rows = state.range(1), cols = 2048;
-  std::vector<float> values(rows * cols);
-  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
-  std::vector<uint8_t> weights(RowBytes(type, rows * cols));
-  QuantizeRow(type, values.data(), weights.data(), rows * cols);
-  cpu::WeightMatrix w{type, weights.data(), rows, cols, RowBytes(type, cols), nullptr};
-  cpu::PreparePacked(&w);
-  std::vector<float> x(cols, 0.25f), y(rows);
-  ThreadPool pool(static_cast<int>(state.range(0)));
-  cpu::MatMulScratch scratch;
-  for (auto _ : state) {
-    cpu::MatMul(w, x.data(), 1, y.data(), pool, scratch);
-    benchmark::DoNotOptimize(y.data());
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(weights.size()));
-}
-
-void BM_MatMul(benchmark::State& state, DType type) {
-  const int64_t rows = state.range(1), cols = 2048, tokens = state.range(2);
+// Products of `rows` x 2048 weights of `type` with `tokens` activation rows, timed.
+int64_t TimeMatMul(benchmark::State& state, DType type, int64_t rows, int64_t tokens) {
+  const int64_t cols = 2048;
   std::vector<float> values(rows * cols);
   for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
   std::vector<uint8_t> weights(RowBytes(type, rows * cols));
@@ -46,7 +29,18 @@ void BM_MatMul(benchmark::State& state, DType type) {
     cpu::MatMul(w, x.data(), tokens, y.data(), pool, scratch);
     benchmark::DoNotOptimize(y.data());
   }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * rows * cols * tokens);
+  return static_cast<int64_t>(weights.size());
+}
+
+void BM_MatVec(benchmark::State& state, DType type) {
+  const int64_t weight_bytes = TimeMatMul(state, type, state.range(1), 1);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * weight_bytes);
+}
+
+void BM_MatMul(benchmark::State& state, DType type) {
+  const int64_t rows = state.range(1), tokens = state.range(2);
+  TimeMatMul(state, type, rows, tokens);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * rows * 2048 * tokens);
 }
 
 BENCHMARK_CAPTURE(BM_MatMul, q8_0, DType::kQ8_0)->ArgsProduct({{1}, {512}, {1, 4, 8, 16, 64}});
