@@ -5,6 +5,11 @@
 
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -210,6 +215,36 @@ TEST_F(ServerTest, ClientThatDropsMidStreamFreesItsSequence) {
   EXPECT_EQ(active, 0);
   EXPECT_EQ(cells, 0);
   EXPECT_EQ(Metric("riglm_requests_cancelled_total"), cancelled_before + 1);
+}
+
+// A client of a non-streaming request that hangs up before the answer: its request is cancelled
+// and its cache freed, though nothing was written to it yet.
+TEST_F(ServerTest, ClientThatLeavesBeforeANonStreamedAnswerFreesItsSequence) {
+  const double cancelled_before = Metric("riglm_requests_cancelled_total");
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  const std::string body =
+      json{{"prompt", "Once upon a time"}, {"max_tokens", 512}, {"temperature", 1.0}, {"seed", 3}}.dump();
+  const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+  close(fd);  // before the answer: the whole generation takes far longer than this
+  double cancelled = -1, active = -1, cells = -1;
+  for (int i = 0; i < 100; ++i) {
+    cancelled = Metric("riglm_requests_cancelled_total");
+    active = Metric("riglm_active_sequences");
+    cells = Metric("riglm_kv_cache_cells_used");
+    if (cancelled == cancelled_before + 1 && active == 0 && cells == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(cancelled, cancelled_before + 1);
+  EXPECT_EQ(active, 0);
+  EXPECT_EQ(cells, 0);
 }
 
 // Log-probabilities: with greedy decoding the chosen token is the most likely alternative, the

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "server/api.h"
+#include "server/client_socket.h"
 #include "server/hub_routes.h"
 #include "server/responses.h"
 
@@ -189,7 +190,9 @@ class HttpServer::Impl {
     }
     auto stream = std::make_shared<ResponseStream>(*model, *parsed, *handle, release);
     if (!parsed->stream) {
-      auto [status, body] = stream->Collect();
+      // Nothing is written until the end, so a client that left is noticed by polling its socket.
+      const int client = FindClientSocket(req.remote_addr, req.remote_port);
+      auto [status, body] = stream->Collect([client] { return client >= 0 && PeerHasGone(client); });
       res.status = status;
       res.set_content(ToJsonText(body), "application/json");
       return;

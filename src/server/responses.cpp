@@ -193,12 +193,13 @@ bool ResponseStream::NextChunk(std::string* out) {
   return true;
 }
 
-std::pair<int, json> ResponseStream::Collect() {
+std::pair<int, json> ResponseStream::Collect(const std::function<bool()>& client_gone) {
   std::string text;
   std::vector<TokenLogprob> logprobs;
   GenerationEvent e;
   while (true) {
-    if (!handle_->Next(&e, std::chrono::seconds(1))) continue;
+    if (client_gone && !handle_->cancelled() && client_gone()) handle_->Cancel();  // ends with a final event
+    if (!handle_->Next(&e, std::chrono::milliseconds(100))) continue;
     text += e.text;
     logprobs.insert(logprobs.end(), e.logprobs.begin(), e.logprobs.end());
     if (e.done) break;

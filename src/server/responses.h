@@ -33,7 +33,8 @@ class ResponseStream {
   // last piece.
   bool NextChunk(std::string* out);
   // Waits for the end and returns the HTTP status and the whole body.
-  std::pair<int, nlohmann::ordered_json> Collect();
+  // `client_gone`, polled while waiting, cancels the request when it says the client left.
+  std::pair<int, nlohmann::ordered_json> Collect(const std::function<bool()>& client_gone = nullptr);
   void Cancel() { handle_->Cancel(); }
 
  private:
