@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -279,6 +280,34 @@ TEST_F(ServerTest, LogprobsDescribeTheChosenTokens) {
     EXPECT_LE(t["logprob"].get<double>(), 0.0);
   }
   EXPECT_EQ(text, chat["choices"][0]["message"]["content"]);
+
+  // Ollama: a "logprobs" list beside the response, whole or spread over the streamed lines.
+  const json generate = {{"model", "stories260K"}, {"prompt", "Once upon a time"}, {"stream", false},
+                         {"options", {{"temperature", 0}, {"num_predict", 8}}}, {"logprobs", true}, {"top_logprobs", 2}};
+  const json whole = Post("/api/generate", generate);
+  ASSERT_EQ(whole["logprobs"].size(), 8u) << whole.dump();
+  std::string ollama_text;
+  for (const json& t : whole["logprobs"]) {
+    ollama_text += t["token"].get<std::string>();
+    ASSERT_EQ(t["top_logprobs"].size(), 2u);
+    EXPECT_DOUBLE_EQ(t["top_logprobs"][0]["logprob"].get<double>(), t["logprob"].get<double>());  // greedy
+    EXPECT_EQ(t["bytes"].size(), t["token"].get<std::string>().size());
+  }
+  EXPECT_EQ(ollama_text, whole["response"]);
+  json streamed_request = generate;
+  streamed_request["stream"] = true;
+  auto res = Client().Post("/api/generate", streamed_request.dump(), "application/json");
+  ASSERT_TRUE(res && res->status == 200);
+  json streamed = json::array();
+  std::istringstream lines(res->body);
+  for (std::string line; std::getline(lines, line);) {
+    const json j = json::parse(line);
+    if (j.contains("logprobs")) streamed.insert(streamed.end(), j["logprobs"].begin(), j["logprobs"].end());
+  }
+  EXPECT_EQ(streamed, whole["logprobs"]);
+  int status = 0;
+  Post("/api/generate", {{"model", "stories260K"}, {"prompt", "x"}, {"top_logprobs", 2}}, &status);
+  EXPECT_EQ(status, 400);  // top_logprobs without logprobs
 }
 
 // format "json" / response_format json_object: whatever the model would say, the output is

@@ -129,6 +129,16 @@ class Checker {
   bool failed_ = false;
 };
 
+// Chat completions and Ollama: `logprobs` true to report them, `top_logprobs` alternatives.
+void ParseLogprobFlags(ApiRequest* r, const json& body, Checker& c) {
+  bool logprobs = false;
+  c.Bool(body, "logprobs", &logprobs, "logprobs");
+  int top = 0;
+  c.Integer(body, "top_logprobs", &top, "top_logprobs", 0, 20);
+  if (top > 0 && !logprobs) return c.Fail("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+  if (logprobs) r->generation.logprobs = top;
+}
+
 void ParseOpenAi(ApiRequest* r, const json& body, Checker& c, int64_t context) {
   SamplingParams& s = r->generation.sampling;
   // OpenAI's defaults: plain temperature sampling.
@@ -170,12 +180,7 @@ void ParseOpenAi(ApiRequest* r, const json& body, Checker& c, int64_t context) {
     // Completions: logprobs is the number of alternatives (0-5 in OpenAI's API; up to 20 here).
     c.Integer(body, "logprobs", &r->generation.logprobs, "logprobs", 0, 20);
   } else {
-    bool logprobs = false;
-    c.Bool(body, "logprobs", &logprobs, "logprobs");
-    int top = 0;
-    c.Integer(body, "top_logprobs", &top, "top_logprobs", 0, 20);
-    if (top > 0 && !logprobs) return c.Fail("top_logprobs", "'top_logprobs' needs 'logprobs': true");
-    if (logprobs) r->generation.logprobs = top;
+    ParseLogprobFlags(r, body, c);
   }
   if (r->kind == ApiKind::kOpenAiChat) {
     c.Messages(body, &r->messages);
@@ -193,6 +198,7 @@ void ParseOpenAi(ApiRequest* r, const json& body, Checker& c, int64_t context) {
 }
 
 void ParseOllama(ApiRequest* r, const json& body, Checker& c, int64_t context) {
+  ParseLogprobFlags(r, body, c);
   SamplingParams& s = r->generation.sampling;
   // Ollama's defaults.
   s.temperature = 0.8f;

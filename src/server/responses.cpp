@@ -100,7 +100,7 @@ ResponseStream::ResponseStream(std::shared_ptr<ServedModel> model, const ApiRequ
       on_finish_(std::move(on_finish)),
       kind_(request.kind),
       include_usage_(request.include_usage),
-      want_logprobs_(request.generation.logprobs >= 0 && !IsOllama(request.kind)),
+      want_logprobs_(request.generation.logprobs >= 0),
       handle_(std::move(handle)),
       id_(NextId(IsChat(request.kind) ? "chatcmpl" : "cmpl")),
       created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
@@ -175,7 +175,7 @@ bool ResponseStream::NextChunk(std::string* out) {
   }
   if (!e.text.empty() || (want_logprobs_ && !e.logprobs.empty())) {
     json piece = Piece(e.text);
-    if (want_logprobs_) piece["choices"][0]["logprobs"] = Logprobs(e.logprobs);
+    if (want_logprobs_) AttachLogprobs(e.logprobs, &piece);
     *out += Frame(piece);
   }
   if (!e.done) return false;
@@ -219,6 +219,7 @@ std::pair<int, json> ResponseStream::Collect(const std::function<bool()>& client
       } else {
         j["response"] = text;
       }
+      if (want_logprobs_) AttachLogprobs(logprobs, &j);
       return {200, j};
     }
     case ApiKind::kOpenAiChat:
@@ -236,25 +237,31 @@ std::pair<int, json> ResponseStream::Collect(const std::function<bool()>& client
             {"choices", json::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", reason}}})},
             {"usage", Usage(e)}};
   }
-  if (want_logprobs_) body["choices"][0]["logprobs"] = Logprobs(logprobs);
+  if (want_logprobs_) AttachLogprobs(logprobs, &body);
   return {200, body};
 }
 
-json ResponseStream::Logprobs(const std::vector<TokenLogprob>& tokens) {
+void ResponseStream::AttachLogprobs(const std::vector<TokenLogprob>& tokens, json* j) {
   auto piece = [&](int32_t id) { return model_->tokenizer->TokenToPiece(id); };
   auto bytes = [](const std::string& s) {
     json b = json::array();
     for (unsigned char ch : s) b.push_back(static_cast<int>(ch));
     return b;
   };
-  if (kind_ == ApiKind::kOpenAiChat) {
-    json content = json::array();
+  if (kind_ != ApiKind::kOpenAiCompletion) {
+    // Chat completions and Ollama: one entry per token, with its alternatives.
+    json entries = json::array();
     for (const TokenLogprob& t : tokens) {
       json top = json::array();
       for (const auto& [id, lp] : t.top) top.push_back({{"token", piece(id)}, {"logprob", lp}, {"bytes", bytes(piece(id))}});
-      content.push_back({{"token", piece(t.token)}, {"logprob", t.logprob}, {"bytes", bytes(piece(t.token))}, {"top_logprobs", top}});
+      entries.push_back({{"token", piece(t.token)}, {"logprob", t.logprob}, {"bytes", bytes(piece(t.token))}, {"top_logprobs", top}});
     }
-    return {{"content", content}};
+    if (IsOllama(kind_)) {
+      (*j)["logprobs"] = std::move(entries);
+    } else {
+      (*j)["choices"][0]["logprobs"] = {{"content", std::move(entries)}};
+    }
+    return;
   }
   json out = {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
               {"text_offset", json::array()}};
@@ -268,7 +275,7 @@ json ResponseStream::Logprobs(const std::vector<TokenLogprob>& tokens) {
     out["text_offset"].push_back(text_offset_);
     text_offset_ += p.size();
   }
-  return out;
+  (*j)["choices"][0]["logprobs"] = std::move(out);
 }
 
 json ModelsListBody(const std::vector<ModelRegistry::Entry>& models) {

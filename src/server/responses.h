@@ -42,8 +42,9 @@ class ResponseStream {
   nlohmann::ordered_json Piece(const std::string& text) const;
   nlohmann::ordered_json Final(const GenerationEvent& end) const;
   nlohmann::ordered_json Usage(const GenerationEvent& end) const;
-  // OpenAI's logprobs object for these tokens (completion or chat shape).
-  nlohmann::ordered_json Logprobs(const std::vector<TokenLogprob>& tokens);
+  // These tokens' log-probabilities into a chunk or body: OpenAI's completion or chat shape in
+  // choices[0].logprobs, or Ollama's "logprobs" list.
+  void AttachLogprobs(const std::vector<TokenLogprob>& tokens, nlohmann::ordered_json* j);
 
   std::shared_ptr<ServedModel> model_;
   std::function<void()> on_finish_;
