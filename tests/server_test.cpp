@@ -334,6 +334,45 @@ TEST_F(ServerTest, JsonFormatGivesJson) {
 }
 
 // keep_alive 0 unloads the model once its request is done; the next request loads it again.
+// A JSON schema as Ollama's format or OpenAI's json_schema response format: with nothing left
+// free, every answer is complete, valid JSON the schema accepts; a schema that cannot be
+// enforced is refused with the keyword's name.
+TEST_F(ServerTest, JsonSchemaFormatGivesValuesTheSchemaAccepts) {
+  const json schema = {{"type", "object"},
+                       {"properties", {{"name", {{"type", "string"}, {"enum", {"Lily", "Tom", "Ben"}}}},
+                                       {"happy", {{"type", "boolean"}}},
+                                       {"friends", {{"type", "array"}, {"items", {{"enum", {"cat", "dog"}}}}, {"maxItems", 2}}}}},
+                       {"required", {"name", "happy"}}};
+  auto check = [&](const std::string& text) {
+    const json v = json::parse(text, nullptr, false);
+    ASSERT_TRUE(v.is_object()) << text;
+    EXPECT_TRUE(v["name"] == "Lily" || v["name"] == "Tom" || v["name"] == "Ben") << text;
+    EXPECT_TRUE(v["happy"].is_boolean()) << text;
+    for (const auto& [key, value] : v.items()) EXPECT_TRUE(key == "name" || key == "happy" || key == "friends") << text;
+    if (v.contains("friends")) {
+      EXPECT_LE(v["friends"].size(), 2u) << text;
+    }
+  };
+  for (int seed = 0; seed < 4; ++seed) {
+    const json r = Post("/api/generate", {{"model", "stories260K"}, {"prompt", "Once upon a time"}, {"format", schema},
+                                          {"stream", false}, {"options", {{"num_predict", 200}, {"seed", seed}, {"temperature", 1.0}}}});
+    EXPECT_EQ(r["done_reason"], "stop") << r.dump();
+    check(r["response"].get<std::string>());
+  }
+  const json o = Post("/v1/chat/completions",
+                      {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"max_tokens", 200}, {"seed", 5},
+                       {"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "pet"}, {"strict", true}, {"schema", schema}}}}}});
+  EXPECT_EQ(o["choices"][0]["finish_reason"], "stop") << o.dump();
+  check(o["choices"][0]["message"]["content"].get<std::string>());
+
+  int status = 0;
+  const json bad = Post("/api/generate", {{"model", "stories260K"}, {"prompt", "x"}, {"format", {{"anyOf", json::array()}}}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(bad["error"].get<std::string>().find("anyOf"), std::string::npos) << bad.dump();
+  const json bad_openai = Post("/v1/completions", {{"prompt", "x"}, {"response_format", {{"type", "json_schema"}}}}, &status);
+  EXPECT_EQ(status, 400) << bad_openai.dump();
+}
+
 TEST_F(ServerTest, KeepAliveUnloadsAndRequestsReload) {
   const json r = Post("/api/generate", {{"model", "stories260K"}, {"prompt", "Once"}, {"stream", false}, {"keep_alive", 0},
                                         {"options", {{"num_predict", 3}}}});

@@ -1,11 +1,12 @@
 #include "server/api.h"
 
-#include "server/model_registry.h"
-
 #include <climits>
 #include <cmath>
 #include <cstdio>
 #include <random>
+
+#include "server/json_schema.h"
+#include "server/model_registry.h"
 
 namespace riglm {
 namespace {
@@ -167,9 +168,19 @@ void ParseOpenAi(ApiRequest* r, const json& body, Checker& c, int64_t context) {
     if (type == nullptr || !type->is_string()) return c.Fail("response_format", "'response_format' must be {\"type\": ...}");
     if (*type == "json_object") {
       r->generation.json_only = true;
+    } else if (*type == "json_schema") {
+      const json* wrapper = c.Get(*rf, "json_schema");
+      const json* schema = wrapper != nullptr && wrapper->is_object() ? c.Get(*wrapper, "schema") : nullptr;
+      if (schema == nullptr) {
+        return c.Fail("response_format", "'response_format' of type json_schema needs {\"json_schema\": {\"schema\": ...}}");
+      }
+      auto parsed = JsonSchema::Parse(*schema);
+      if (!parsed.ok()) return c.Fail("response_format", "response_format.json_schema." + parsed.status().message());
+      r->generation.json_only = true;
+      r->generation.json_schema = std::move(*parsed);
     } else if (*type != "text") {
       return c.Fail("response_format", "'response_format' type '" + type->get<std::string>() +
-                                           "' is not supported (text or json_object)");
+                                           "' is not supported (text, json_object or json_schema)");
     }
   }
   if (const json* so = c.Get(body, "stream_options")) {
@@ -212,7 +223,13 @@ void ParseOllama(ApiRequest* r, const json& body, Checker& c, int64_t context) {
   if (r->model.empty()) return c.Fail("model", "model is required");
   c.Bool(body, "stream", &r->stream, "stream");
   if (const json* f = c.Get(body, "format")) {
-    if (!f->is_string() || f->get<std::string>() != "json") return c.Fail("format", "format must be \"json\" (schemas are not supported yet)");
+    if (f->is_object()) {
+      auto parsed = JsonSchema::Parse(*f);
+      if (!parsed.ok()) return c.Fail("format", "format: " + parsed.status().message());
+      r->generation.json_schema = std::move(*parsed);
+    } else if (!f->is_string() || f->get<std::string>() != "json") {
+      return c.Fail("format", "format must be \"json\" or a JSON schema object");
+    }
     r->generation.json_only = true;
   }
   if (const json* ka = c.Get(body, "keep_alive")) {

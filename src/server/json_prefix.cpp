@@ -6,7 +6,10 @@ namespace {
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+// Whitespace between tokens: a model must not pad forever, and under a schema (answers meant for
+// programs) one character is room enough, so a small model cannot spend its tokens on layout.
 constexpr int kMaxWhitespaceRun = 16;
+constexpr int kMaxWhitespaceRunWithSchema = 1;
 
 }  // namespace
 
@@ -30,6 +33,7 @@ bool JsonPrefix::FeedChar(char c) {
   switch (mode_) {
     case Mode::kString:
       if (c == '"') {
+        if (!StringEnd()) return false;
         mode_ = Mode::kNone;
         if (string_is_key_) {
           expect_ = Expect::kColon;
@@ -40,9 +44,9 @@ bool JsonPrefix::FeedChar(char c) {
       }
       if (c == '\\') {
         mode_ = Mode::kEscape;
-        return true;
+        return !key_constrained_ && string_schema_ == nullptr;  // matched texts are written plainly
       }
-      return static_cast<unsigned char>(c) >= 0x20;
+      return static_cast<unsigned char>(c) >= 0x20 && StringChar(c);
     case Mode::kEscape:
       if (c == 'u') {
         mode_ = Mode::kUnicode;
@@ -60,6 +64,7 @@ bool JsonPrefix::FeedChar(char c) {
       if (*++literal_ == '\0') ValueDone();
       return true;
     case Mode::kNumber:
+      if (integer_only_ && (c == '.' || c == 'e' || c == 'E')) return false;
       switch (number_) {
         case Number::kSign:
           if (c == '0') return number_ = Number::kZero, true;
@@ -97,18 +102,21 @@ bool JsonPrefix::FeedChar(char c) {
 }
 
 bool JsonPrefix::Structural(char c) {
-  if (IsSpace(c)) return ++whitespace_run_ <= kMaxWhitespaceRun;
+  if (IsSpace(c)) return ++whitespace_run_ <= (root_ ? kMaxWhitespaceRunWithSchema : kMaxWhitespaceRun);
   whitespace_run_ = 0;
   const bool in_object = !stack_.empty() && stack_.back() == '{';
   switch (expect_) {
     case Expect::kValueOrClose:
       if (c == ']') {
+        if (!CanClose()) return false;
         stack_.pop_back();
+        if (root_) frames_.pop_back();
         ValueDone();
         return true;
       }
       [[fallthrough]];
     case Expect::kValue:
+      if (!StartValue(c)) return false;
       if (c == '{') {
         stack_.push_back('{');
         expect_ = Expect::kKeyOrClose;
@@ -137,15 +145,20 @@ bool JsonPrefix::Structural(char c) {
       return false;
     case Expect::kKeyOrClose:
       if (c == '}') {
+        if (!CanClose()) return false;
         stack_.pop_back();
+        if (root_) frames_.pop_back();
         ValueDone();
         return true;
       }
       [[fallthrough]];
     case Expect::kKey:
-      if (c != '"') return false;
+      if (c != '"' || !KeyPossible()) return false;
       mode_ = Mode::kString;
       string_is_key_ = true;
+      key_constrained_ = root_ && frames_.back().schema != nullptr && frames_.back().schema->has_properties;
+      string_schema_ = nullptr;
+      text_.clear();
       return true;
     case Expect::kColon:
       if (c != ':') return false;
@@ -154,16 +167,124 @@ bool JsonPrefix::Structural(char c) {
     case Expect::kCommaOrClose:
       if (c == ',') {
         expect_ = in_object ? Expect::kKey : Expect::kValue;
-        return true;
+        return CanContinue();
       }
       if ((c == '}' && in_object) || (c == ']' && !in_object)) {
+        if (!CanClose()) return false;
         stack_.pop_back();
+        if (root_) frames_.pop_back();
         ValueDone();
         return true;
       }
       return false;
     case Expect::kEnd:
       return false;
+  }
+  return false;
+}
+
+const JsonSchema* JsonPrefix::NextValueSchema() const {
+  if (frames_.empty()) return root_.get();
+  const Frame& f = frames_.back();
+  if (f.schema == nullptr) return nullptr;
+  return stack_.back() == '{' ? f.value : f.schema->items.get();
+}
+
+bool JsonPrefix::StartValue(char c) {
+  if (!root_) return true;
+  const JsonSchema* schema = NextValueSchema();
+  if (!frames_.empty() && stack_.back() == '[') {
+    Frame& f = frames_.back();
+    if (f.schema != nullptr && f.schema->max_items >= 0 && f.items >= f.schema->max_items) return false;
+    ++f.items;
+  }
+  auto allows = [&](uint8_t types) { return schema == nullptr || (schema->types & types) != 0; };
+  switch (c) {
+    case '{':
+      if (!allows(JsonSchema::kObject)) return false;
+      frames_.push_back({schema, std::vector<bool>(schema ? schema->properties.size() : 0, false), nullptr, 0});
+      return true;
+    case '[':
+      if (!allows(JsonSchema::kArray)) return false;
+      frames_.push_back({schema, {}, nullptr, 0});
+      return true;
+    case '"':
+      if (!allows(JsonSchema::kString)) return false;
+      string_schema_ = schema != nullptr && schema->has_enum ? schema : nullptr;
+      key_constrained_ = false;
+      text_.clear();
+      return true;
+    case 't':
+    case 'f':
+      return allows(JsonSchema::kBoolean);
+    case 'n':
+      return allows(JsonSchema::kNull);
+    default:  // a number (anything else fails in the caller)
+      if (!allows(JsonSchema::kNumber | JsonSchema::kInteger)) return false;
+      integer_only_ = schema != nullptr && !schema->Allows(JsonSchema::kNumber);
+      return true;
+  }
+}
+
+bool JsonPrefix::CanClose() const {
+  if (frames_.empty() || frames_.back().schema == nullptr) return true;
+  const Frame& f = frames_.back();
+  if (stack_.back() == '[') return f.items >= f.schema->min_items;
+  for (size_t i = 0; i < f.seen.size(); ++i) {
+    if (f.schema->required[i] && !f.seen[i]) return false;
+  }
+  return true;
+}
+
+bool JsonPrefix::KeyPossible() const {
+  if (frames_.empty() || frames_.back().schema == nullptr || !frames_.back().schema->has_properties) return true;
+  for (bool seen : frames_.back().seen) {
+    if (!seen) return true;
+  }
+  return false;  // every property is there: only the closing brace may follow
+}
+
+bool JsonPrefix::CanContinue() const {
+  if (frames_.empty() || frames_.back().schema == nullptr) return true;
+  const Frame& f = frames_.back();
+  if (stack_.back() == '[') return f.schema->max_items < 0 || f.items < f.schema->max_items;
+  return KeyPossible();
+}
+
+bool JsonPrefix::StringChar(char c) {
+  if (!key_constrained_ && string_schema_ == nullptr) return true;
+  text_ += c;
+  if (key_constrained_) {
+    const Frame& f = frames_.back();
+    for (size_t i = 0; i < f.seen.size(); ++i) {
+      if (!f.seen[i] && f.schema->properties[i].first.starts_with(text_)) return true;
+    }
+    return false;
+  }
+  for (const std::string& value : string_schema_->string_enum) {
+    if (value.starts_with(text_)) return true;
+  }
+  return false;
+}
+
+bool JsonPrefix::StringEnd() {
+  if (string_is_key_) {
+    if (!root_) return true;
+    Frame& f = frames_.back();
+    f.value = nullptr;
+    if (!key_constrained_) return true;
+    key_constrained_ = false;
+    const int index = f.schema->PropertyIndex(text_);
+    if (index < 0 || f.seen[index]) return false;
+    f.seen[index] = true;
+    f.value = f.schema->properties[index].second.get();
+    return true;
+  }
+  if (string_schema_ == nullptr) return true;
+  const JsonSchema* schema = string_schema_;
+  string_schema_ = nullptr;
+  for (const std::string& value : schema->string_enum) {
+    if (value == text_) return true;
   }
   return false;
 }

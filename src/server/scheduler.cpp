@@ -202,7 +202,7 @@ void Scheduler::Admit() {
     s.sampler = std::make_unique<Sampler>(s.request.sampling, static_cast<int32_t>(model_.config().vocab_size));
     for (int32_t t : s.request.prompt) s.sampler->Accept(t);
     s.text = std::make_unique<TextStream>(s.request.stop);
-    s.json = s.request.json_only ? std::make_unique<JsonPrefix>() : nullptr;
+    s.json = s.request.json_only ? std::make_unique<JsonPrefix>(s.request.json_schema) : nullptr;
     s.prompt_done = 0;
     s.position = 0;
     s.last_token = -1;

@@ -26,6 +26,7 @@
 namespace riglm {
 
 class JsonPrefix;
+class JsonSchema;
 
 struct GenerationRequest {
   std::vector<int32_t> prompt;
@@ -34,6 +35,7 @@ struct GenerationRequest {
   std::vector<std::string> stop;
   int logprobs = -1;  // -1: none; else report each token's log-probability and this many alternatives
   bool json_only = false;  // only tokens that keep the output a JSON value; it ends with the value
+  std::shared_ptr<const JsonSchema> json_schema;  // with json_only: a value this schema accepts
 };
 
 // A generated token's log-probability under the model (raw logits, temperature 1), with the
