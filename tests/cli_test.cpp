@@ -149,5 +149,18 @@ TEST(CliTest, Q8_0ConversionKeepsPerplexityWithinOnePercent) {
   EXPECT_NE(inspect.out.find("\"model_type\": \"llama Q8_0\""), std::string::npos) << inspect.out;
 }
 
+// `riglm bench --devices cuda:N` measures a GPU; where there is none (or no CUDA in the build)
+// it says so and fails, and a malformed device is named.
+TEST(CliTest, BenchOnAGpuThatIsNotThereSaysWhy) {
+  const std::string model = ShellQuote(testing::Stories260KPath());
+  const auto missing = RunRiglm("bench -m " + model + " -p 0 -n 4 -r 1 --devices cuda:7");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_TRUE(missing.err.find("CUDA") != std::string::npos || missing.err.find("cuda:7") != std::string::npos)
+      << missing.err;
+  const auto malformed = RunRiglm("bench -m " + model + " -p 0 -n 4 -r 1 --devices cuda:x");
+  EXPECT_NE(malformed.exit_code, 0);
+  EXPECT_NE(malformed.err.find("cuda:N"), std::string::npos) << malformed.err;
+}
+
 }  // namespace
 }  // namespace riglm

@@ -1,12 +1,15 @@
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "backend/cpu/bandwidth.h"
 #include "backend/cpu/vec_dot.h"
+#include "backend/cuda/cuda_runtime.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "device/nvml.h"
 #include "engine/bench.h"
 #include "util/strings.h"
 
@@ -29,6 +32,25 @@ std::string ModelType(const LlamaModel& model) {
   return model.config().architecture_name + " " + std::string(DTypeName(model.main_weight_type()));
 }
 
+// --devices cuda or cuda:N: the GPU's index (-1 when malformed); nothing for other devices.
+std::optional<int> CudaDeviceIndex(const std::string& devices) {
+  if (devices == "cuda") return 0;
+  if (!devices.starts_with("cuda:")) return std::nullopt;
+  const std::string index = devices.substr(5);
+  if (index.empty() || index.size() > 3 || index.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoi(index);
+}
+
+// Peak memory bandwidth of GPU `index` as NVML reports it; 0 when unknown.
+double GpuPeakBandwidth(int index) {
+  auto gpus = ReadNvmlInventory();
+  if (!gpus.ok()) return 0.0;
+  for (const GpuInventory& g : *gpus) {
+    if (g.index == index) return g.memory_bytes_per_s;
+  }
+  return 0.0;
+}
+
 int RunBench(const BenchFlags& flags) {
   if (flags.output != "md" && flags.output != "json") return ReportError(InvalidArgument("-o must be md or json"));
   if (flags.repetitions < 1) return ReportError(InvalidArgument("-r must be at least 1"));
@@ -40,38 +62,54 @@ int RunBench(const BenchFlags& flags) {
   int64_t longest = 1;
   for (int64_t n : flags.prompt) longest = std::max(longest, n);
   for (int64_t n : flags.gen) longest = std::max(longest, n);
-  auto stages = PlanStages(model, flags.load, longest, *kv_types);
-  if (!stages.ok()) return ReportError(stages.status());
   ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
-
   const uint64_t bytes_per_token = WeightBytesPerToken(model);
-
   std::vector<BenchResult> results;
-  for (int64_t n : flags.prompt) {
-    if (n <= 0) continue;
-    auto r = BenchPrompt(model, pool, n, flags.repetitions, *kv_types, *stages);
-    if (!r.ok()) return ReportError(r.status());
-    results.push_back(*r);
-  }
-  for (int64_t n : flags.gen) {
-    if (n <= 0) continue;
-    auto r = BenchGeneration(model, pool, n, flags.repetitions, *kv_types, *stages);
-    if (!r.ok()) return ReportError(r.status());
-    results.push_back(*r);
-  }
+  std::string backend = "CPU (" + std::string(cpu::IsaName(cpu::BestIsa())) + ")";
+  double bandwidth = 0.0;
 
-  // The bandwidth shown is the median of those measured before each generation repetition (or
-  // one measurement when only prompts ran); the percentage pairs each repetition with its own.
-  std::vector<double> bandwidths;
-  for (const BenchResult& r : results) bandwidths.insert(bandwidths.end(), r.bandwidth_samples.begin(), r.bandwidth_samples.end());
-  if (bandwidths.empty()) bandwidths.push_back(cpu::MeasureReadBandwidth(pool));
-  std::sort(bandwidths.begin(), bandwidths.end());
-  const double bandwidth = bandwidths[bandwidths.size() / 2];
+  if (const std::optional<int> gpu = CudaDeviceIndex(flags.load.devices)) {
+    if (*gpu < 0) return ReportError(InvalidArgument("--devices: write cuda or cuda:N"));
+    auto decoder = CreateCudaDecoder(model, *gpu, longest);
+    if (!decoder.ok()) return ReportError(decoder.status());
+    backend = "CUDA " + (*decoder)->device_name();
+    bandwidth = GpuPeakBandwidth(*gpu);
+    for (int64_t n : flags.prompt) {
+      if (n > 0) std::fprintf(stderr, "riglm: pp%lld skipped: the CUDA backend decodes one token at a time so far\n", static_cast<long long>(n));
+    }
+    for (int64_t n : flags.gen) {
+      if (n <= 0) continue;
+      auto r = BenchGenerationOn(**decoder, model, n, flags.repetitions, bandwidth);
+      if (!r.ok()) return ReportError(r.status());
+      results.push_back(*r);
+    }
+  } else {
+    auto stages = PlanStages(model, flags.load, longest, *kv_types);
+    if (!stages.ok()) return ReportError(stages.status());
+    for (int64_t n : flags.prompt) {
+      if (n <= 0) continue;
+      auto r = BenchPrompt(model, pool, n, flags.repetitions, *kv_types, *stages);
+      if (!r.ok()) return ReportError(r.status());
+      results.push_back(*r);
+    }
+    for (int64_t n : flags.gen) {
+      if (n <= 0) continue;
+      auto r = BenchGeneration(model, pool, n, flags.repetitions, *kv_types, *stages);
+      if (!r.ok()) return ReportError(r.status());
+      results.push_back(*r);
+    }
+    // The bandwidth shown is the median of those measured before each generation repetition (or
+    // one measurement when only prompts ran); the percentage pairs each repetition with its own.
+    std::vector<double> bandwidths;
+    for (const BenchResult& r : results) bandwidths.insert(bandwidths.end(), r.bandwidth_samples.begin(), r.bandwidth_samples.end());
+    if (bandwidths.empty()) bandwidths.push_back(cpu::MeasureReadBandwidth(pool));
+    std::sort(bandwidths.begin(), bandwidths.end());
+    bandwidth = bandwidths[bandwidths.size() / 2];
+  }
   const double ceiling = bandwidth / static_cast<double>(bytes_per_token);
 
   const std::string type = ModelType(model);
   const uint64_t size = model.gguf().file_size_bytes();
-  const std::string isa(cpu::IsaName(cpu::BestIsa()));
   if (flags.output == "json") {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const BenchResult& r : results) {
@@ -79,8 +117,7 @@ int RunBench(const BenchFlags& flags) {
                      {"model_type", type},
                      {"model_size", size},
                      {"model_n_params", model.parameter_count()},
-                     {"backends", "CPU"},
-                     {"cpu_isa", isa},
+                     {"backends", backend},
                      {"n_threads", pool.num_threads()},
                      {"n_prompt", r.n_prompt},
                      {"n_gen", r.n_gen},
@@ -99,15 +136,20 @@ int RunBench(const BenchFlags& flags) {
   std::printf("| model | size | params | backend | threads | test | t/s |\n");
   std::printf("| ----- | ---: | -----: | ------- | ------: | ---: | --: |\n");
   for (const BenchResult& r : results) {
-    std::printf("| %s | %.2f MiB | %.2f B | CPU (%s) | %d | %s | %.2f ± %.2f |\n", type.c_str(),
-                static_cast<double>(size) / (1 << 20), static_cast<double>(model.parameter_count()) / 1e9, isa.c_str(),
+    std::printf("| %s | %.2f MiB | %.2f B | %s | %d | %s | %.2f ± %.2f |\n", type.c_str(),
+                static_cast<double>(size) / (1 << 20), static_cast<double>(model.parameter_count()) / 1e9, backend.c_str(),
                 pool.num_threads(), r.test.c_str(), r.avg_ts, r.stddev_ts);
   }
-  std::printf("\nmemory read bandwidth: %.1f GB/s (%d threads, median of the measurements before each "
-              "generation run); weights read per token: %s; generation ceiling: %.1f t/s\n",
-              bandwidth / 1e9, pool.num_threads(), FormatBytes(bytes_per_token).c_str(), ceiling);
+  if (bandwidth > 0) {
+    std::printf("\nmemory read bandwidth: %.1f GB/s (%s); weights read per token: %s; generation ceiling: %.1f t/s\n",
+                bandwidth / 1e9,
+                backend.starts_with("CUDA") ? "the GPU's peak"
+                                            : (std::to_string(pool.num_threads()) +
+                                               " threads, median of the measurements before each generation run").c_str(),
+                FormatBytes(bytes_per_token).c_str(), ceiling);
+  }
   for (const BenchResult& r : results) {
-    if (r.n_gen > 0) {
+    if (r.n_gen > 0 && bandwidth > 0) {
       std::printf("%s: %.1f%% of the ceiling (each run against the bandwidth measured just before it)\n",
                   r.test.c_str(), 100.0 * r.ceiling_fraction);
     }

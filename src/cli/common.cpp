@@ -23,7 +23,8 @@ extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
 
 void AddLoadOptions(CLI::App* cmd, LoadFlags* flags) {
   cmd->add_option("--devices", flags->devices,
-                  "devices to run on as a pipeline, e.g. cpu or cpu,cpu,cpu (see riglm plan --help)");
+                  "devices to run on as a pipeline, e.g. cpu or cpu,cpu,cpu (see riglm plan --help); "
+                  "riglm bench also takes cuda:N (one GPU, generation only so far)");
   cmd->add_option("--tensor-split", flags->tensor_split, "manual split: share of layers per device, e.g. 3,1,1")
       ->delimiter(',');
   cmd->add_option("--load-buffer", flags->load_buffer, "host memory for streaming weights from a URL or a folder")

@@ -1,7 +1,9 @@
 #include "engine/bench.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 
 #include "backend/cpu/bandwidth.h"
 
@@ -44,24 +46,21 @@ Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64
   return r;
 }
 
-Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, int64_t n_gen, int repetitions,
-                                    KvCacheTypes kv_types, const std::vector<PipelineStage>& stages,
-                                    bool measure_bandwidth) {
+namespace {
+
+// tg: `repetitions` timed runs of n_gen single-token steps after a short warm-up; `bandwidth`
+// (bytes/s, called before each run; may be null) sets each run's ceiling.
+Result<BenchResult> TimeGeneration(const LlamaModel& model, int64_t n_gen, int repetitions,
+                                   const std::function<Status(int32_t token, int64_t position)>& step,
+                                   const std::function<double()>& bandwidth) {
   BenchResult r;
   r.test = "tg" + std::to_string(n_gen);
   r.n_gen = n_gen;
-  PipelineRunner runner(model, pool, std::max<int64_t>(n_gen, 1), 1, kv_types, stages);
-  std::vector<float> logits;
-  Batch batch;
   for (int rep = -1; rep < repetitions; ++rep) {
     const int64_t steps = rep < 0 ? std::min<int64_t>(n_gen, 8) : n_gen;
-    if (rep >= 0 && measure_bandwidth) r.bandwidth_samples.push_back(cpu::MeasureReadBandwidth(pool, uint64_t{256} << 20, 3));
+    if (rep >= 0 && bandwidth) r.bandwidth_samples.push_back(bandwidth());
     const auto start = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < steps; ++i) {
-      batch.Clear();
-      batch.Add(TokenAt(i, model.config().vocab_size), static_cast<int32_t>(i), 0, true);
-      RIGLM_RETURN_IF_ERROR(runner.Run(batch, &logits));
-    }
+    for (int64_t i = 0; i < steps; ++i) RIGLM_RETURN_IF_ERROR(step(TokenAt(i, model.config().vocab_size), i));
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (rep >= 0) r.samples_ts.push_back(static_cast<double>(steps) / seconds);
   }
@@ -73,6 +72,33 @@ Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, i
     r.ceiling_fraction = sum / static_cast<double>(r.samples_ts.size());
   }
   return r;
+}
+
+}  // namespace
+
+Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, int64_t n_gen, int repetitions,
+                                    KvCacheTypes kv_types, const std::vector<PipelineStage>& stages,
+                                    bool measure_bandwidth) {
+  PipelineRunner runner(model, pool, std::max<int64_t>(n_gen, 1), 1, kv_types, stages);
+  std::vector<float> logits;
+  Batch batch;
+  auto step = [&](int32_t token, int64_t position) {
+    batch.Clear();
+    batch.Add(token, static_cast<int32_t>(position), 0, true);
+    return runner.Run(batch, &logits);
+  };
+  std::function<double()> bandwidth;
+  if (measure_bandwidth) bandwidth = [&] { return cpu::MeasureReadBandwidth(pool, uint64_t{256} << 20, 3); };
+  return TimeGeneration(model, n_gen, repetitions, step, bandwidth);
+}
+
+Result<BenchResult> BenchGenerationOn(SequenceDecoder& decoder, const LlamaModel& model, int64_t n_gen,
+                                      int repetitions, double peak_bandwidth) {
+  std::vector<float> logits;
+  auto step = [&](int32_t token, int64_t position) { return decoder.Decode(token, position, &logits); };
+  std::function<double()> bandwidth;
+  if (peak_bandwidth > 0) bandwidth = [peak_bandwidth] { return peak_bandwidth; };
+  return TimeGeneration(model, n_gen, repetitions, step, bandwidth);
 }
 
 uint64_t WeightBytesPerToken(const LlamaModel& model) {

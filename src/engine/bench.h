@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/decoder.h"
 #include "engine/pipeline.h"
 
 namespace riglm {
@@ -30,6 +31,11 @@ Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64
 Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, int64_t n_gen, int repetitions,
                                     KvCacheTypes kv_types = {}, const std::vector<PipelineStage>& stages = {},
                                     bool measure_bandwidth = true);
+
+// tg on a single-sequence decoder (a GPU); the ceiling comes from the device's peak memory
+// bandwidth in bytes/s (0: unknown, no ceiling).
+Result<BenchResult> BenchGenerationOn(SequenceDecoder& decoder, const LlamaModel& model, int64_t n_gen,
+                                      int repetitions, double peak_bandwidth);
 
 // Bytes of weights one decoded token reads: every matrix once, plus one embedding row.
 uint64_t WeightBytesPerToken(const LlamaModel& model);

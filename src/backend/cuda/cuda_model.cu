@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_runtime.h"
 #include "backend/cuda/device_buffer.h"
 #include "tensor/quant.h"
 
@@ -172,3 +173,34 @@ uint64_t CudaModel::device_bytes() const {
 }
 
 }  // namespace riglm::cuda
+
+namespace riglm {
+namespace {
+
+class CudaDecoder : public SequenceDecoder {
+ public:
+  CudaDecoder(std::unique_ptr<cuda::CudaModel> model, std::string name) : model_(std::move(model)), name_(std::move(name)) {}
+  Status Decode(int32_t token, int64_t position, std::vector<float>* logits) override {
+    return model_->Decode(token, position, logits);
+  }
+  std::string device_name() const override { return name_; }
+
+ private:
+  std::unique_ptr<cuda::CudaModel> model_;
+  std::string name_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SequenceDecoder>> CreateCudaDecoder(const LlamaModel& model, int device, int64_t context) {
+  RIGLM_ASSIGN_OR_RETURN(CudaRuntimeInfo runtime, ProbeCudaRuntime());
+  if (device < 0 || device >= static_cast<int>(runtime.devices.size())) {
+    return InvalidArgument("cuda:" + std::to_string(device) + ": this machine has " +
+                           std::to_string(runtime.devices.size()) + " CUDA GPU(s)");
+  }
+  RIGLM_ASSIGN_OR_RETURN(std::unique_ptr<cuda::CudaModel> m, cuda::CudaModel::Create(model, device, context));
+  return std::unique_ptr<SequenceDecoder>(std::make_unique<CudaDecoder>(
+      std::move(m), "cuda:" + std::to_string(device) + " (" + runtime.devices[device].name + ")"));
+}
+
+}  // namespace riglm

@@ -3,12 +3,16 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/decoder.h"
 #include "util/status.h"
 
 namespace riglm {
+
+class LlamaModel;
 
 struct CudaDeviceProperties {
   int index = 0;
@@ -29,5 +33,10 @@ bool BuiltWithCuda();
 // Unsupported in builds without CUDA; Unavailable (with the runtime's reason) when the build has
 // CUDA but the machine has no usable driver or GPU.
 Result<CudaRuntimeInfo> ProbeCudaRuntime();
+
+// `model` (which must outlive the decoder) on GPU `device`, with room for `context` positions:
+// the CUDA decode step of one sequence. Unsupported in builds without CUDA and for weight types
+// the kernels lack; Unavailable without a usable GPU.
+Result<std::unique_ptr<SequenceDecoder>> CreateCudaDecoder(const LlamaModel& model, int device, int64_t context);
 
 }  // namespace riglm

@@ -9,4 +9,8 @@ Result<CudaRuntimeInfo> ProbeCudaRuntime() {
   return Unsupported("this riglm was built without the CUDA backend (configure with -DRIGLM_CUDA=ON)");
 }
 
+Result<std::unique_ptr<SequenceDecoder>> CreateCudaDecoder(const LlamaModel&, int, int64_t) {
+  return Unsupported("this riglm was built without the CUDA backend (configure with -DRIGLM_CUDA=ON)");
+}
+
 }  // namespace riglm
