@@ -195,7 +195,6 @@ HubOptions HubOptions::FromEnvironment() {
   }
   o.cache_dir = DefaultHubCacheDir();
   if (const char* v = std::getenv("HF_HUB_OFFLINE"); v && *v && std::string(v) != "0" && ToLower(v) != "false") o.offline = true;
-  o.source.bearer_token = o.token;
   return o;
 }
 

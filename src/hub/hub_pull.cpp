@@ -3,31 +3,28 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <thread>
 
+#include "loader/split_gguf.h"
 #include "util/strings.h"
 
 namespace riglm {
 namespace {
 
-// "-00001-of-00003.gguf" at the end of a split GGUF's parts.
+// A split GGUF's part: `stem` names the whole model ("dir/model-of-00003"), `part` counts from 1.
 bool SplitPart(const std::string& path, std::string* stem, int* part) {
-  static const std::regex kSplit("^(.*)-([0-9]{5})-of-([0-9]{5})\\.gguf$", std::regex::icase);
-  std::smatch m;
-  if (!std::regex_match(path, m, kSplit)) return false;
-  *stem = m[1].str() + "-of-" + m[3].str();
-  *part = std::stoi(m[2].str());
+  std::string prefix;
+  int count = 0;
+  if (!IsSplitGgufPath(path, &prefix, &count, part)) return false;
+  char suffix[24];
+  std::snprintf(suffix, sizeof suffix, "-of-%05d", count);
+  *stem = prefix + suffix;
   return true;
-}
-
-std::string BaseName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 // The quant a GGUF file's name carries: what follows the last '-' or '.' before ".gguf".

@@ -9,12 +9,13 @@
 
 namespace riglm {
 
-bool IsSplitGgufPath(const std::string& path, std::string* prefix, int* count) {
-  static const std::regex kSplit("^(.*)-([0-9]{5})-of-([0-9]{5})\\.gguf$");
+bool IsSplitGgufPath(const std::string& path, std::string* prefix, int* count, int* part) {
+  static const std::regex kSplit("^(.*)-([0-9]{5})-of-([0-9]{5})\\.gguf$", std::regex::icase);
   std::smatch m;
   if (!std::regex_match(path, m, kSplit)) return false;
   if (prefix) *prefix = m[1].str();
   if (count) *count = std::stoi(m[3].str());
+  if (part) *part = std::stoi(m[2].str());
   return std::stoi(m[3].str()) >= 1;
 }
 

@@ -228,13 +228,6 @@ Result<std::vector<std::string>> ShardNames(const std::string& dir) {
   return std::vector<std::string>(names.begin(), names.end());
 }
 
-std::string BaseName(const std::string& path) {
-  std::string p = path;
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  const size_t slash = p.rfind('/');
-  return slash == std::string::npos ? p : p.substr(slash + 1);
-}
-
 }  // namespace
 
 std::string_view SupportedHfArchitectures() { return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM"; }

@@ -16,5 +16,7 @@ std::vector<std::string_view> SplitString(std::string_view text, char separator)
 bool StartsWith(std::string_view text, std::string_view prefix);
 bool EndsWith(std::string_view text, std::string_view suffix);
 std::string ToLower(std::string_view text);  // ASCII letters only
+// The last component of a '/'-separated path, trailing slashes ignored: "a/b/" -> "b".
+std::string BaseName(std::string_view path);
 
 }  // namespace riglm
