@@ -478,6 +478,19 @@ TEST(SchedulerTest, RequestWaitsUntilTheCacheCanHoldIt) {
   // less the moment between their arrivals.
   EXPECT_GE(b.queue_seconds, a.queue_seconds + a.prompt_seconds + a.generate_seconds - submit_gap - 1e-4);
   EXPECT_EQ(scheduler.Metrics().kv_cells_used, 0u);
+
+  // Without max_tokens a request may use the whole pool, though its context is larger, and no more.
+  request.max_tokens = -1;
+  request.sampling.temperature = 1.0f;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    request.sampling.seed = seed;
+    auto open_ended = scheduler.Submit(request);
+    ASSERT_TRUE(open_ended.ok()) << open_ended.status().ToString();
+    const GenerationEvent c = last_event(**open_ended);
+    ASSERT_TRUE(c.done && c.error.ok()) << c.error.ToString();
+    // The last token sampled is never stored: 128 positions hold at most 129 tokens.
+    EXPECT_LE(c.prompt_tokens + c.completion_tokens, 129);
+  }
 }
 
 }  // namespace

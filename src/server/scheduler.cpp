@@ -126,12 +126,11 @@ Result<std::shared_ptr<RequestHandle>> Scheduler::Submit(GenerationRequest reque
   for (int32_t t : request.prompt) {
     if (t < 0 || t >= model_.config().vocab_size) return InvalidArgument("token id " + std::to_string(t) + " is outside the vocabulary");
   }
-  if (BlocksNeeded(request) > runner_.kv_blocks_total()) {
-    return InvalidArgument("the prompt and max_tokens need " +
-                           std::to_string(BlocksNeeded(request) * KvCache::kBlockPositions) +
-                           " KV cache positions, but the cache holds " +
-                           std::to_string(runner_.kv_blocks_total() * KvCache::kBlockPositions) +
-                           " in all; lower max_tokens or raise --kv-size");
+  const int64_t pool = runner_.kv_blocks_total() * KvCache::kBlockPositions;
+  const int64_t prompt = static_cast<int64_t>(request.prompt.size());
+  if (std::min(options_.context, prompt + std::max<int64_t>(request.max_tokens, 1)) > pool) {
+    return InvalidArgument("the prompt (" + std::to_string(prompt) + " tokens) and max_tokens need more than the " +
+                           std::to_string(pool) + " positions the KV cache holds in all; lower max_tokens or raise --kv-size");
   }
   auto handle = std::make_shared<RequestHandle>();
   {
@@ -179,9 +178,11 @@ void Scheduler::Loop() {
 }
 
 int64_t Scheduler::BlocksNeeded(const GenerationRequest& request) const {
+  // Without max_tokens a request may run to its context, or to the whole pool when that is smaller.
+  const int64_t limit = std::min(options_.context, runner_.kv_blocks_total() * KvCache::kBlockPositions);
   const int64_t prompt = static_cast<int64_t>(request.prompt.size());
-  const int64_t generate = request.max_tokens < 0 ? options_.context : std::min(request.max_tokens, options_.context);
-  return KvCache::BlocksFor(std::min(options_.context, prompt + generate));
+  const int64_t generate = request.max_tokens < 0 ? limit : std::min(request.max_tokens, limit);
+  return KvCache::BlocksFor(std::min(limit, prompt + generate));
 }
 
 void Scheduler::Admit() {
@@ -340,8 +341,8 @@ void Scheduler::Step() {
       Finish(s, StopReason::kStopString);
     } else if (s.request.max_tokens >= 0 && s.generated >= s.request.max_tokens) {
       Finish(s, StopReason::kMaxTokens);
-    } else if (s.position >= options_.context) {
-      Finish(s, StopReason::kContextFull);
+    } else if (s.position >= options_.context || s.position >= s.kv_blocks * KvCache::kBlockPositions) {
+      Finish(s, StopReason::kContextFull);  // its context, or all the cache it was promised
     } else {
       s.last_token = token;
     }
