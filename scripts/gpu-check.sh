@@ -2,7 +2,8 @@
 # On a machine with an NVIDIA GPU: builds riglm with the CUDA backend for that GPU, prints the
 # inventory (riglm devices), and runs the CUDA checks against the CPU reference (kernels one by
 # one; the decode step's logits on stories260K and on quantized synthetic models; stories260K's
-# greedy text), where a missing GPU is a failure rather than a skip; then tg128 on the GPU and on
+# greedy text, also through `riglm run --devices cuda:0`), where a missing GPU is a failure rather
+# than a skip; then tg128 on the GPU and on
 # the CPU side by side for a synthetic Llama-3.2-1B-shaped Q4_0 and Q8_0 model (written to
 # $TMPDIR, about 1.8 GB).
 # Not yet here (issue 8 continues): prompt processing on the GPU, the 3-device pipeline, and the
@@ -18,6 +19,12 @@ echo "== CUDA kernels vs the CPU reference =="
 RIGLM_REQUIRE_GPU=1 build/cuda/tests/cuda_kernels_test
 echo "== CUDA decode step vs the CPU forward pass =="
 RIGLM_REQUIRE_GPU=1 build/cuda/tests/cuda_model_test
+echo "== riglm run on the GPU: stories260K's greedy text equals the CPU's =="
+stories="${RIGLM_SHARED_DIR:-../shared}/models/stories260K.gguf"
+gpu_text="$(build/cuda/riglm run -m "$stories" -p "Once upon a time" -n 200 --temp 0 --devices cuda:0 2>/dev/null)"
+cpu_text="$(build/cuda/riglm run -m "$stories" -p "Once upon a time" -n 200 --temp 0 2>/dev/null)"
+if [ "$gpu_text" = "$cpu_text" ]; then echo "same text (${#gpu_text} bytes)"; else
+  echo "DIFFERENT:"; echo "gpu: $gpu_text"; echo "cpu: $cpu_text"; exit 1; fi
 echo "== tg128: GPU against CPU =="
 tmp="${TMPDIR:-/tmp}"
 for type in Q4_0 Q8_0; do

@@ -32,15 +32,6 @@ std::string ModelType(const LlamaModel& model) {
   return model.config().architecture_name + " " + std::string(DTypeName(model.main_weight_type()));
 }
 
-// --devices cuda or cuda:N: the GPU's index (-1 when malformed); nothing for other devices.
-std::optional<int> CudaDeviceIndex(const std::string& devices) {
-  if (devices == "cuda") return 0;
-  if (!devices.starts_with("cuda:")) return std::nullopt;
-  const std::string index = devices.substr(5);
-  if (index.empty() || index.size() > 3 || index.find_first_not_of("0123456789") != std::string::npos) return -1;
-  return std::stoi(index);
-}
-
 // Peak memory bandwidth of GPU `index` as NVML reports it; 0 when unknown.
 double GpuPeakBandwidth(int index) {
   auto gpus = ReadNvmlInventory();

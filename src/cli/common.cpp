@@ -24,7 +24,7 @@ extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
 void AddLoadOptions(CLI::App* cmd, LoadFlags* flags) {
   cmd->add_option("--devices", flags->devices,
                   "devices to run on as a pipeline, e.g. cpu or cpu,cpu,cpu (see riglm plan --help); "
-                  "riglm bench also takes cuda:N (one GPU, generation only so far)");
+                  "run and bench also take cuda:N (one GPU, one token at a time so far)");
   cmd->add_option("--tensor-split", flags->tensor_split, "manual split: share of layers per device, e.g. 3,1,1")
       ->delimiter(',');
   cmd->add_option("--load-buffer", flags->load_buffer, "host memory for streaming weights from a URL or a folder")
@@ -112,6 +112,14 @@ int ReportError(const Status& status) {
     case StatusCode::kInvalidArgument: return 2;
     default: return 1;
   }
+}
+
+std::optional<int> CudaDeviceIndex(const std::string& devices) {
+  if (devices == "cuda") return 0;
+  if (!devices.starts_with("cuda:")) return std::nullopt;
+  const std::string index = devices.substr(5);
+  if (index.empty() || index.size() > 3 || index.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoi(index);
 }
 
 Result<std::vector<PipelineStage>> PlanStages(const LlamaModel& model, const LoadFlags& flags, int64_t context,

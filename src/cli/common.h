@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -48,6 +49,8 @@ Result<LoadedModel> LoadModel(const std::string& location, const LoadFlags& flag
 
 // The pipeline stages the flags ask for, planned for this model at `context`; empty for the
 // default single CPU stage. Only CPU devices can run (simulated ones are for `riglm plan`).
+// --devices cuda or cuda:N: the GPU's index (-1 when malformed); nothing for other devices.
+std::optional<int> CudaDeviceIndex(const std::string& devices);
 Result<std::vector<PipelineStage>> PlanStages(const LlamaModel& model, const LoadFlags& flags, int64_t context,
                                               KvCacheTypes kv_types);
 

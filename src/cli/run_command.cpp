@@ -1,9 +1,12 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 
+#include "backend/cuda/cuda_runtime.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "engine/generator.h"
@@ -45,8 +48,6 @@ int Run(RunFlags flags) {
   const int64_t ctx = ChooseContext(flags.context, model.config());
   auto kv_types = ResolveKvCacheTypes(flags.kv_cache, model.config());
   if (!kv_types.ok()) return ReportError(kv_types.status());
-  auto stages = PlanStages(model, flags.load, ctx, *kv_types);
-  if (!stages.ok()) return ReportError(stages.status());
   EncodeOptions encode;
   encode.add_bos = tokenizer.vocab().add_bos && !flags.no_bos;
   encode.parse_special = flags.special;
@@ -58,13 +59,26 @@ int Run(RunFlags flags) {
   }
 
   ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
-  Generator generator(model, tokenizer, pool, ctx, *kv_types, *stages);
+  std::unique_ptr<Generator> generator;
+  std::vector<PipelineStage> stages;
+  if (const std::optional<int> gpu = CudaDeviceIndex(flags.load.devices)) {
+    if (*gpu < 0) return ReportError(InvalidArgument("--devices: write cuda or cuda:N"));
+    auto decoder = CreateCudaDecoder(model, *gpu, ctx);
+    if (!decoder.ok()) return ReportError(decoder.status());
+    std::fprintf(stderr, "riglm: generating on %s\n", (*decoder)->device_name().c_str());
+    generator = std::make_unique<Generator>(model, tokenizer, std::move(*decoder), ctx);
+  } else {
+    auto planned = PlanStages(model, flags.load, ctx, *kv_types);
+    if (!planned.ok()) return ReportError(planned.status());
+    stages = std::move(*planned);
+    generator = std::make_unique<Generator>(model, tokenizer, pool, ctx, *kv_types, stages);
+  }
   GenerateOptions options;
   options.max_tokens = flags.num_predict;
   options.stop = flags.stop;
   options.sampling = flags.sampling;
   std::fwrite(flags.prompt.data(), 1, flags.prompt.size(), stdout);
-  auto stats = generator.Generate(prompt, options, [](std::string_view text) {
+  auto stats = generator->Generate(prompt, options, [](std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     return true;
@@ -82,9 +96,9 @@ int Run(RunFlags flags) {
                static_cast<long long>(stats->generated_tokens), stats->generate_seconds * 1e3,
                rate(timed, stats->generate_seconds), std::string(StopReasonName(stats->stop_reason)).c_str());
   std::fprintf(stderr, "threads: %d, context: %lld\n", pool.num_threads(), static_cast<long long>(ctx));
-  if (stages->size() > 1) {
+  if (stages.size() > 1) {
     std::string layout;
-    for (const PipelineStage& s : *stages) {
+    for (const PipelineStage& s : stages) {
       layout += (layout.empty() ? "" : ", ") + s.device + " layers " + std::to_string(s.first_layer) + "-" +
                 std::to_string(s.end_layer - 1);
     }

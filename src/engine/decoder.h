@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/pipeline.h"
 #include "util/status.h"
 
 namespace riglm {
@@ -18,6 +19,19 @@ class SequenceDecoder {
   virtual Status Decode(int32_t token, int64_t position, std::vector<float>* logits) = 0;
   // For reports: "cuda:0 (NVIDIA H100 80GB HBM3)".
   virtual std::string device_name() const = 0;
+};
+
+// The CPU engine behind the same interface: code written against it runs (and is tested) without
+// a GPU.
+class CpuSequenceDecoder : public SequenceDecoder {
+ public:
+  CpuSequenceDecoder(const LlamaModel& model, ThreadPool& pool, int64_t context);
+  Status Decode(int32_t token, int64_t position, std::vector<float>* logits) override;
+  std::string device_name() const override { return "cpu"; }
+
+ private:
+  PipelineRunner runner_;
+  Batch batch_;
 };
 
 }  // namespace riglm

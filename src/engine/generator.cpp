@@ -1,5 +1,6 @@
 #include "engine/generator.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "engine/text_stream.h"
@@ -19,13 +20,39 @@ std::string_view StopReasonName(StopReason reason) {
 
 Generator::Generator(const LlamaModel& model, const Tokenizer& tokenizer, ThreadPool& pool, int64_t context_length,
                      KvCacheTypes kv_types, std::vector<PipelineStage> stages)
-    : model_(model), tokenizer_(tokenizer), runner_(model, pool, context_length, 1, kv_types, std::move(stages)) {}
+    : model_(model),
+      tokenizer_(tokenizer),
+      context_length_(context_length),
+      runner_(std::make_unique<PipelineRunner>(model, pool, context_length, 1, kv_types, std::move(stages))) {}
+
+Generator::Generator(const LlamaModel& model, const Tokenizer& tokenizer, std::unique_ptr<SequenceDecoder> decoder,
+                     int64_t context_length)
+    : model_(model), tokenizer_(tokenizer), context_length_(context_length), decoder_(std::move(decoder)) {}
+
+Status Generator::Evaluate(const std::vector<int32_t>& tokens, int64_t first_position, int64_t batch_size,
+                           std::vector<float>* logits) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (decoder_) {
+    for (int64_t i = 0; i < n; ++i) RIGLM_RETURN_IF_ERROR(decoder_->Decode(tokens[i], first_position + i, logits));
+    return Status::Ok();
+  }
+  const int64_t step = std::max<int64_t>(1, batch_size);
+  for (int64_t begin = 0; begin < n; begin += step) {
+    batch_.Clear();
+    const int64_t end = std::min(n, begin + step);
+    for (int64_t i = begin; i < end; ++i) {
+      batch_.Add(tokens[i], static_cast<int32_t>(first_position + i), 0, i == n - 1);
+    }
+    RIGLM_RETURN_IF_ERROR(runner_->Run(batch_, logits));
+  }
+  return Status::Ok();
+}
 
 Result<GenerateStats> Generator::Generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
                                           const std::function<bool(std::string_view)>& on_text) {
   using Clock = std::chrono::steady_clock;
   RIGLM_RETURN_IF_ERROR(options.sampling.Validate());
-  const int64_t ctx = runner_.context_length();
+  const int64_t ctx = context_length_;
   if (prompt.empty()) return InvalidArgument("the prompt has no tokens");
   if (static_cast<int64_t>(prompt.size()) >= ctx) {
     return InvalidArgument("the prompt has " + std::to_string(prompt.size()) + " tokens, but the context holds " +
@@ -38,16 +65,7 @@ Result<GenerateStats> Generator::Generate(const std::vector<int32_t>& prompt, co
 
   const auto prompt_start = Clock::now();
   std::vector<float> logits;
-  Batch batch;
-  const int64_t step = std::max<int64_t>(1, options.batch_size);
-  for (int64_t begin = 0; begin < stats.prompt_tokens; begin += step) {
-    batch.Clear();
-    const int64_t end = std::min(stats.prompt_tokens, begin + step);
-    for (int64_t i = begin; i < end; ++i) {
-      batch.Add(prompt[i], static_cast<int32_t>(i), 0, i == stats.prompt_tokens - 1);
-    }
-    RIGLM_RETURN_IF_ERROR(runner_.Run(batch, &logits));
-  }
+  RIGLM_RETURN_IF_ERROR(Evaluate(prompt, 0, options.batch_size, &logits));
   const auto generate_start = Clock::now();
   stats.prompt_seconds = std::chrono::duration<double>(generate_start - prompt_start).count();
 
@@ -81,9 +99,7 @@ Result<GenerateStats> Generator::Generate(const std::vector<int32_t>& prompt, co
     }
     // The last sampled token is only evaluated when another one will be sampled after it.
     if (options.max_tokens >= 0 && stats.generated_tokens >= options.max_tokens) continue;
-    batch.Clear();
-    batch.Add(token, static_cast<int32_t>(position++), 0, true);
-    RIGLM_RETURN_IF_ERROR(runner_.Run(batch, &logits));
+    RIGLM_RETURN_IF_ERROR(Evaluate({token}, position++, 1, &logits));
   }
   const std::string rest = text.Flush();
   if (!rest.empty()) on_text(rest);

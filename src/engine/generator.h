@@ -3,10 +3,12 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/decoder.h"
 #include "engine/pipeline.h"
 #include "sampler/sampler.h"
 #include "tokenizer/tokenizer.h"
@@ -36,15 +38,26 @@ class Generator {
   // `stages` splits the layers into a pipeline (empty: one stage).
   Generator(const LlamaModel& model, const Tokenizer& tokenizer, ThreadPool& pool, int64_t context_length,
             KvCacheTypes kv_types = {}, std::vector<PipelineStage> stages = {});
+  // On a single-sequence decoder (a GPU): the prompt goes through it one token at a time.
+  Generator(const LlamaModel& model, const Tokenizer& tokenizer, std::unique_ptr<SequenceDecoder> decoder,
+            int64_t context_length);
 
   // Runs the prompt and generates. `on_text` receives displayable text; returning false cancels.
   Result<GenerateStats> Generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
                                  const std::function<bool(std::string_view)>& on_text);
 
  private:
+  // Runs `tokens` at positions from `first_position` (in batches of `batch_size` on the CPU),
+  // leaving the last one's logits in `logits`.
+  Status Evaluate(const std::vector<int32_t>& tokens, int64_t first_position, int64_t batch_size,
+                  std::vector<float>* logits);
+
   const LlamaModel& model_;
   const Tokenizer& tokenizer_;
-  PipelineRunner runner_;
+  int64_t context_length_;
+  std::unique_ptr<PipelineRunner> runner_;     // the CPU pipeline, or
+  std::unique_ptr<SequenceDecoder> decoder_;  // a single-sequence decoder
+  Batch batch_;
 };
 
 }  // namespace riglm
