@@ -29,7 +29,7 @@ Generator::Generator(const LlamaModel& model, const Tokenizer& tokenizer, std::u
                      int64_t context_length)
     : model_(model), tokenizer_(tokenizer), context_length_(context_length), decoder_(std::move(decoder)) {}
 
-Status Generator::Evaluate(const std::vector<int32_t>& tokens, int64_t first_position, int64_t batch_size,
+Status Generator::Evaluate(std::span<const int32_t> tokens, int64_t first_position, int64_t batch_size,
                            std::vector<float>* logits) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (decoder_) {
@@ -99,7 +99,7 @@ Result<GenerateStats> Generator::Generate(const std::vector<int32_t>& prompt, co
     }
     // The last sampled token is only evaluated when another one will be sampled after it.
     if (options.max_tokens >= 0 && stats.generated_tokens >= options.max_tokens) continue;
-    RIGLM_RETURN_IF_ERROR(Evaluate({token}, position++, 1, &logits));
+    RIGLM_RETURN_IF_ERROR(Evaluate(std::span(&token, 1), position++, 1, &logits));
   }
   const std::string rest = text.Flush();
   if (!rest.empty()) on_text(rest);

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,7 +50,7 @@ class Generator {
  private:
   // Runs `tokens` at positions from `first_position` (in batches of `batch_size` on the CPU),
   // leaving the last one's logits in `logits`.
-  Status Evaluate(const std::vector<int32_t>& tokens, int64_t first_position, int64_t batch_size,
+  Status Evaluate(std::span<const int32_t> tokens, int64_t first_position, int64_t batch_size,
                   std::vector<float>* logits);
 
   const LlamaModel& model_;
