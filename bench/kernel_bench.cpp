@@ -45,6 +45,7 @@ void BM_MatMul(benchmark::State& state, DType type) {
 
 BENCHMARK_CAPTURE(BM_MatMul, q8_0, DType::kQ8_0)->ArgsProduct({{1}, {512}, {1, 4, 8, 16, 64}});
 BENCHMARK_CAPTURE(BM_MatMul, q4_0, DType::kQ4_0)->ArgsProduct({{1}, {512}, {1, 4, 8, 16, 64}});
+BENCHMARK_CAPTURE(BM_MatMul, q4_0_mem, DType::kQ4_0)->ArgsProduct({{2}, {65536}, {1, 4, 8}});
 BENCHMARK_CAPTURE(BM_MatMul, q4_k, DType::kQ4_K)->ArgsProduct({{1}, {512}, {1, 4, 8, 16, 64}});
 BENCHMARK_CAPTURE(BM_MatMul, q6_k, DType::kQ6_K)->ArgsProduct({{1}, {512}, {1, 4, 8, 16, 64}});
 

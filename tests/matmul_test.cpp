@@ -126,12 +126,10 @@ namespace riglm::cpu {
 namespace {
 
 // The packed AVX-512 VNNI path against dequantize-then-float64, for token counts that exercise
-// every tile width (1..8) and remainders.
-class PackedMatMulTest : public ::testing::TestWithParam<DType> {};
-
-TEST_P(PackedMatMulTest, MatchesDequantizedFloat64) {
-  const DType type = GetParam();
-  const int64_t rows = 48, cols = 512;
+// every tile width (1..8) and remainders, and row counts whose threads' shares hold single row
+// groups (48 rows) or pairs of them with one left over (528).
+void CheckPackedMatMul(DType type, int64_t rows) {
+  const int64_t cols = 512;
   if (!CanPack(type, rows, cols)) {
     std::printf("[  SKIPPED ] packed %s: this CPU has no AVX-512 VNNI (or RIGLM_NO_PACK is set)\n",
                 std::string(DTypeName(type)).c_str());
@@ -156,10 +154,16 @@ TEST_P(PackedMatMulTest, MatchesDequantizedFloat64) {
         double want = 0.0;
         for (int64_t c = 0; c < cols; ++c) want += static_cast<double>(dequantized[r * cols + c]) * x[t * cols + c];
         ASSERT_NEAR(y[t * rows + r], want, ErrorBound(type, dequantized.data() + r * cols, x.data() + t * cols, cols))
-            << "tokens " << tokens << " token " << t << " row " << r;
+            << "rows " << rows << " tokens " << tokens << " token " << t << " row " << r;
       }
     }
   }
+}
+
+class PackedMatMulTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(PackedMatMulTest, MatchesDequantizedFloat64) {
+  for (int64_t rows : {48, 528}) CheckPackedMatMul(GetParam(), rows);
 }
 
 INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K),

@@ -1,6 +1,7 @@
 #include "backend/cpu/matmul.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "backend/cpu/activations.h"
 #include "backend/cpu/vec_dot.h"
@@ -31,7 +32,7 @@ void PreparePackedActivations(DType type, int64_t cols, const float* x, int64_t 
   const DType act_type = ActivationType(type);
   const uint64_t act_row_bytes = RowBytes(act_type, cols);
   scratch.activations.resize(act_row_bytes * num_tokens);
-  scratch.activation_sums.resize(blocks * num_tokens);
+  scratch.activation_sums.resize(2 * blocks * num_tokens);
   pool.ParallelFor(num_tokens, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       QuantizeActivations(act_type, x + t * cols, scratch.activations.data() + t * act_row_bytes, cols);
@@ -45,11 +46,16 @@ void PreparePackedActivations(DType type, int64_t cols, const float* x, int64_t 
         continue;
       }
       if (type != DType::kQ4_0 && type != DType::kQ8_0) continue;
+      // Per block: the correction for the weights' stored offset (8 or 128) times the sum of the
+      // activations, and the activation scale as f32, so the kernel broadcasts both from memory.
+      const int32_t offset = type == DType::kQ4_0 ? 8 : 128;
       const auto* q = reinterpret_cast<const BlockQ8_0*>(scratch.activations.data() + t * act_row_bytes);
+      int32_t* terms = scratch.activation_sums.data() + 2 * t * blocks;
       for (int64_t b = 0; b < blocks; ++b) {
         int32_t sum = 0;
         for (int j = 0; j < kQ8_0BlockElements; ++j) sum += q[b].quants[j];
-        scratch.activation_sums[t * blocks + b] = sum;
+        terms[2 * b] = -offset * sum;
+        terms[2 * b + 1] = std::bit_cast<int32_t>(HalfToFloat(q[b].scale_f16));
       }
     }
   });

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "backend/cpu/packed.h"
@@ -38,47 +39,59 @@ inline void SumHalves(__m512 v, float* out) {
   }
 }
 
-// Q4_0 / Q8_0 over 16 rows: lane r of each dpbusd is row r, so the 32-element block's integer
-// dot products of all 16 rows come out in one vector, are offset for the stored +8 / +128 by
-// starting from -offset * sum(a), and scaled in one multiply-add.
-template <int T, bool kQ4>
-void TileLegacy(const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int32_t* const* sums, float* y,
-                int64_t y_stride) {
+// Q4_0 / Q8_0 over G groups of 16 rows: lane r of each dpbusd is row r, so the 32-element
+// block's integer dot products of all 16 rows come out in one vector, are offset for the stored
+// +8 / +128 by starting from -offset * sum(a), and scaled in one multiply-add. Two groups share
+// every activation broadcast: the broadcasts, not the dpbusd unit, are what limits one group.
+template <int T, int G, bool kQ4>
+void TileLegacy(const uint8_t* group, uint64_t group_bytes, int64_t blocks, const uint8_t* const* act,
+                const int32_t* const* terms, float* y, int64_t y_stride) {
   constexpr uint64_t kColumnBytes = 32 + (kQ4 ? 256 : 512);
-  constexpr int32_t kOffset = kQ4 ? 8 : 128;
+  // Independent dpbusd chains per token: one group needs two to keep the unit busy.
+  constexpr int kChains = G == 1 ? 2 : 1;
   const __m512i low_mask = _mm512_set1_epi8(0x0f);
-  __m512 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-  const uint8_t* col = group;
-  for (int64_t b = 0; b < blocks; ++b, col += kColumnBytes) {
-    const __m512 scales = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col)));
-    __m512i w[8];  // w[k]: each row's elements 4k..4k+3
-    if constexpr (kQ4) {
-      for (int j = 0; j < 4; ++j) {
-        const __m512i raw = _mm512_loadu_si512(col + 32 + 64 * j);
-        w[j] = _mm512_and_si512(raw, low_mask);
-        w[4 + j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low_mask);
+  __m512 acc[G][T];
+  for (int g = 0; g < G; ++g) {
+    for (int t = 0; t < T; ++t) acc[g][t] = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m512 scales[G];
+    __m512i w[G][8];  // w[g][k]: each row's elements 4k..4k+3
+    for (int g = 0; g < G; ++g) {
+      const uint8_t* col = group + g * group_bytes + b * kColumnBytes;
+      scales[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col)));
+      if constexpr (kQ4) {
+        for (int j = 0; j < 4; ++j) {
+          const __m512i raw = _mm512_loadu_si512(col + 32 + 64 * j);
+          w[g][j] = _mm512_and_si512(raw, low_mask);
+          w[g][4 + j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low_mask);
+        }
+      } else {
+        for (int j = 0; j < 8; ++j) w[g][j] = _mm512_loadu_si512(col + 32 + 64 * j);
       }
-    } else {
-      for (int j = 0; j < 8; ++j) w[j] = _mm512_loadu_si512(col + 32 + 64 * j);
     }
     for (int t = 0; t < T; ++t) {
       const auto* a = reinterpret_cast<const BlockQ8_0*>(act[t]) + b;
-      // Broadcast straight from memory: from a general register it costs extra uops.
-      auto quad = [&](int k) { return _mm512_broadcastd_epi32(_mm_loadu_si32(a->quants + 4 * k)); };
-      // Two dependency chains per token keep the dpbusd unit busy.
-      __m512i even = _mm512_set1_epi32(-kOffset * sums[t][b]);
-      __m512i odd = _mm512_setzero_si512();
-      for (int k = 0; k < 8; k += 2) {
-        even = _mm512_dpbusd_epi32(even, w[k], quad(k));
-        odd = _mm512_dpbusd_epi32(odd, w[k + 1], quad(k + 1));
+      __m512i dot[G][kChains];
+      for (int g = 0; g < G; ++g) {
+        dot[g][0] = _mm512_set1_epi32(terms[t][2 * b]);
+        for (int c = 1; c < kChains; ++c) dot[g][c] = _mm512_setzero_si512();
       }
-      even = _mm512_add_epi32(even, odd);
-      const __m512 scale = _mm512_mul_ps(scales, _mm512_set1_ps(_cvtsh_ss(a->scale_f16)));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(even), scale, acc[t]);
+      for (int k = 0; k < 8; ++k) {
+        // Broadcast straight from memory: from a general register it costs extra uops.
+        const __m512i quad = _mm512_broadcastd_epi32(_mm_loadu_si32(a->quants + 4 * k));
+        for (int g = 0; g < G; ++g) dot[g][k % kChains] = _mm512_dpbusd_epi32(dot[g][k % kChains], w[g][k], quad);
+      }
+      const __m512 act_scale = _mm512_set1_ps(std::bit_cast<float>(terms[t][2 * b + 1]));
+      for (int g = 0; g < G; ++g) {
+        const __m512i sum = kChains == 2 ? _mm512_add_epi32(dot[g][0], dot[g][kChains - 1]) : dot[g][0];
+        acc[g][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(scales[g], act_scale), acc[g][t]);
+      }
     }
   }
-  for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * y_stride, acc[t]);
+  for (int g = 0; g < G; ++g) {
+    for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * g, acc[g][t]);
+  }
 }
 
 // Q4_K: per 256-element column, the 6-bit sub-block scales multiply 16-bit pair sums (maddubs,
@@ -282,17 +295,22 @@ void TileQ6_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
   }
 }
 
+// `groups` consecutive row groups (2 only for Q4_0) by T tokens.
 template <int T>
-void Tile(const PackedWeights& w, const uint8_t* group, const uint8_t* const* act, const int32_t* const* sums,
-          const int16_t* const* sums32, float* y, int64_t y_stride) {
-  if (w.type == DType::kQ4_0) {
-    TileLegacy<T, true>(group, w.cols / 32, act, sums, y, y_stride);
-  } else if (w.type == DType::kQ8_0) {
-    TileLegacy<T, false>(group, w.cols / 32, act, sums, y, y_stride);
+void Tile(const PackedWeights& w, const uint8_t* group, int groups, const uint8_t* const* act,
+          const int32_t* const* sums, const int16_t* const* sums32, float* y, int64_t y_stride) {
+  if (w.type == DType::kQ4_0 || w.type == DType::kQ8_0) {
+    const bool q4 = w.type == DType::kQ4_0;
+    const int64_t blocks = w.cols / 32;
+    if (groups == 2) {
+      TileLegacy<T, 2, true>(group, w.group_bytes, blocks, act, sums, y, y_stride);
+    } else {
+      (q4 ? TileLegacy<T, 1, true> : TileLegacy<T, 1, false>)(group, w.group_bytes, blocks, act, sums, y, y_stride);
+    }
   } else if constexpr (T > 2) {
     // The K-quants take two tokens at a time to keep their accumulators in registers.
-    Tile<2>(w, group, act, sums, sums32, y, y_stride);
-    Tile<T - 2>(w, group, act + 2, sums + 2, sums32 + 2, y + 2 * y_stride, y_stride);
+    Tile<2>(w, group, groups, act, sums, sums32, y, y_stride);
+    Tile<T - 2>(w, group, groups, act + 2, sums + 2, sums32 + 2, y + 2 * y_stride, y_stride);
   } else if (w.type == DType::kQ4_K) {
     TileQ4_K<T>(group, w.cols / kQK, act, sums32, y, y_stride);
   } else {
@@ -311,6 +329,9 @@ void PackedMatMulAvx512(const PackedWeights& w, int64_t group_begin, int64_t gro
   constexpr uint64_t kChunkBytes = 256 << 10;
   const int64_t chunk_groups = std::max<int64_t>(1, static_cast<int64_t>(kChunkBytes / w.group_bytes));
   const int64_t blocks = w.cols / 32;  // Q4_0 sums are per 32-element block
+  // Q8_0 weights stream from L2 at twice Q4_0's bytes per product: pairs of its groups only
+  // wait on L2 (measured slower), so only Q4_0 takes two groups at a time.
+  const bool pair_groups = w.type == DType::kQ4_0;
   for (int64_t g0 = group_begin; g0 < group_end; g0 += chunk_groups) {
     const int64_t g1 = std::min(group_end, g0 + chunk_groups);
     for (int64_t t0 = 0; t0 < num_tokens; t0 += kTile) {
@@ -320,17 +341,18 @@ void PackedMatMulAvx512(const PackedWeights& w, int64_t group_begin, int64_t gro
       const int16_t* sums32[kTile];
       for (int t = 0; t < n; ++t) {
         act[t] = activations + (t0 + t) * act_row_bytes;
-        sums[t] = act_sums + (t0 + t) * blocks;
+        sums[t] = act_sums + 2 * (t0 + t) * blocks;
         // For Q4_K the same scratch holds 16-bit sums of each 32 activations.
         sums32[t] = reinterpret_cast<const int16_t*>(act_sums) + (t0 + t) * blocks;
       }
-      for (int64_t g = g0; g < g1; ++g) {
+      for (int64_t g = g0; g < g1; g += pair_groups && g + 1 < g1 ? 2 : 1) {
+        const int groups = pair_groups && g + 1 < g1 ? 2 : 1;
         float* out = y + t0 * y_stride + g * w.group_rows;
         switch (n) {
-          case 4: Tile<4>(w, w.group(g), act, sums, sums32, out, y_stride); break;
-          case 3: Tile<3>(w, w.group(g), act, sums, sums32, out, y_stride); break;
-          case 2: Tile<2>(w, w.group(g), act, sums, sums32, out, y_stride); break;
-          default: Tile<1>(w, w.group(g), act, sums, sums32, out, y_stride); break;
+          case 4: Tile<4>(w, w.group(g), groups, act, sums, sums32, out, y_stride); break;
+          case 3: Tile<3>(w, w.group(g), groups, act, sums, sums32, out, y_stride); break;
+          case 2: Tile<2>(w, w.group(g), groups, act, sums, sums32, out, y_stride); break;
+          default: Tile<1>(w, w.group(g), groups, act, sums, sums32, out, y_stride); break;
         }
       }
     }
