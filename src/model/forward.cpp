@@ -95,32 +95,39 @@ void ForwardPass::RunLayers(int64_t first_layer, int64_t end_layer, const Batch&
   }
 }
 
-void ForwardPass::Attention(int64_t layer_idx, const Batch& batch, KvCache& cache) {
+// One token's query and key biases and rotary embedding, and its key and value into the cache.
+void ForwardPass::PrepareToken(int64_t layer_idx, const Batch& batch, int64_t t, KvCache& cache) {
   const LayerWeights& w = model_.layers()[layer_idx];
-  const int64_t n = batch.size();
   const int64_t q_width = config_.q_width();
   const int64_t kv_width = config_.kv_width();
   const int head_dim = static_cast<int>(config_.head_dim);
   const int rope_dims = static_cast<int>(config_.rope_dims);
+  float* q = q_.data() + t * q_width;
+  float* k = k_.data() + t * kv_width;
+  float* v = v_.data() + t * kv_width;
+  if (!w.bias_q.empty()) {
+    for (int64_t i = 0; i < q_width; ++i) q[i] += w.bias_q[i];
+    for (int64_t i = 0; i < kv_width; ++i) k[i] += w.bias_k[i];
+    for (int64_t i = 0; i < kv_width; ++i) v[i] += w.bias_v[i];
+  }
+  const int64_t pos = batch.positions[t];
+  cpu::Rope(q, static_cast<int>(config_.head_count), head_dim, rope_dims, pos, model_.rope_inv_freq().data(),
+            config_.rope_style);
+  cpu::Rope(k, static_cast<int>(config_.head_count_kv), head_dim, rope_dims, pos, model_.rope_inv_freq().data(),
+            config_.rope_style);
+  cache.Store(batch.seq_ids[t], layer_idx, pos, k, v);
+}
+
+void ForwardPass::Attention(int64_t layer_idx, const Batch& batch, KvCache& cache) {
+  const int64_t n = batch.size();
+  const int64_t q_width = config_.q_width();
+  const int head_dim = static_cast<int>(config_.head_dim);
 
   // Biases and rotary embedding, then every key and value of the batch goes into the cache
   // before any query reads it, so tokens of one prompt see each other causally.
-  for (int64_t t = 0; t < n; ++t) {
-    float* q = q_.data() + t * q_width;
-    float* k = k_.data() + t * kv_width;
-    float* v = v_.data() + t * kv_width;
-    if (!w.bias_q.empty()) {
-      for (int64_t i = 0; i < q_width; ++i) q[i] += w.bias_q[i];
-      for (int64_t i = 0; i < kv_width; ++i) k[i] += w.bias_k[i];
-      for (int64_t i = 0; i < kv_width; ++i) v[i] += w.bias_v[i];
-    }
-    const int64_t pos = batch.positions[t];
-    cpu::Rope(q, static_cast<int>(config_.head_count), head_dim, rope_dims, pos, model_.rope_inv_freq().data(),
-              config_.rope_style);
-    cpu::Rope(k, static_cast<int>(config_.head_count_kv), head_dim, rope_dims, pos, model_.rope_inv_freq().data(),
-              config_.rope_style);
-    cache.Store(batch.seq_ids[t], layer_idx, pos, k, v);
-  }
+  pool_.ParallelFor(n, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) PrepareToken(layer_idx, batch, t, cache);
+  });
 
   const int64_t group = config_.head_count / config_.head_count_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));

@@ -57,6 +57,7 @@ class ForwardPass {
 
  private:
   void Attention(int64_t layer_idx, const Batch& batch, KvCache& cache);
+  void PrepareToken(int64_t layer_idx, const Batch& batch, int64_t t, KvCache& cache);
 
   const LlamaModel& model_;
   const ModelConfig& config_;

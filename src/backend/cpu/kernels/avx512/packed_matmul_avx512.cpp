@@ -39,6 +39,18 @@ inline void SumHalves(__m512 v, float* out) {
   }
 }
 
+// The weights of a tile are one long stream per row group; the hardware prefetchers alone let
+// the core stall on memory between bursts of compute. Each column's bytes are requested this far
+// ahead of their use (one-token Q4_0 products from memory measured ~40% faster, batches ~20%).
+constexpr uint64_t kPrefetchDistance = 4096;
+
+template <uint64_t kBytes>
+inline void PrefetchAhead(const uint8_t* column) {
+  for (uint64_t off = 0; off < kBytes; off += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(column + kPrefetchDistance + off), _MM_HINT_T0);
+  }
+}
+
 // Q4_0 / Q8_0 over G groups of 16 rows: lane r of each dpbusd is row r, so the 32-element
 // block's integer dot products of all 16 rows come out in one vector, are offset for the stored
 // +8 / +128 by starting from -offset * sum(a), and scaled in one multiply-add. Two groups share
@@ -59,6 +71,7 @@ void TileLegacy(const uint8_t* group, uint64_t group_bytes, int64_t blocks, cons
     __m512i w[G][8];  // w[g][k]: each row's elements 4k..4k+3
     for (int g = 0; g < G; ++g) {
       const uint8_t* col = group + g * group_bytes + b * kColumnBytes;
+      PrefetchAhead<kColumnBytes>(col);
       scales[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col)));
       if constexpr (kQ4) {
         for (int j = 0; j < 4; ++j) {
@@ -137,6 +150,7 @@ void TileQ4_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, c
   }
   const uint8_t* col = group;
   for (int64_t b = 0; b < blocks; ++b, col += kColumnBytes) {
+    PrefetchAhead<kColumnBytes>(col);
     const BlockQ8_K* a[T];
     for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act[t]) + b;
     // 16-bit copies of the scales and mins, rows 0-3 and 4-7: [row][sub-block].
@@ -235,6 +249,7 @@ void TileQ6_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
   }
   const uint8_t* col = group;
   for (int64_t b = 0; b < blocks; ++b, col += kColumnBytes) {
+    PrefetchAhead<kColumnBytes>(col);
     const BlockQ8_K* a[T];
     for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act[t]) + b;
     const __m512 d_rows = _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col))));
