@@ -330,11 +330,14 @@ void PackedMatMulAvx512(const PackedWeights& w, int64_t group_begin, int64_t gro
   // Groups are taken a cache-sized chunk at a time and every token tile runs over the chunk
   // while it is in L2, so a batch reads the weights from memory once, not once per tile.
   constexpr uint64_t kChunkBytes = 256 << 10;
-  const int64_t chunk_groups = std::max<int64_t>(1, static_cast<int64_t>(kChunkBytes / w.group_bytes));
-  const int64_t blocks = w.cols / 32;  // Q4_0 sums are per 32-element block
   // Q8_0 weights stream from L2 at twice Q4_0's bytes per product: pairs of its groups only
   // wait on L2 (measured slower), so only Q4_0 takes two groups at a time.
   const bool pair_groups = w.type == DType::kQ4_0;
+  // One token has a single tile: no chunking. Pairs of groups need an even chunk.
+  int64_t chunk_groups = std::max<int64_t>(1, static_cast<int64_t>(kChunkBytes / w.group_bytes));
+  if (num_tokens == 1) chunk_groups = group_end - group_begin;
+  if (pair_groups) chunk_groups += chunk_groups % 2;
+  const int64_t blocks = w.cols / 32;  // Q4_0 sums are per 32-element block
   for (int64_t g0 = group_begin; g0 < group_end; g0 += chunk_groups) {
     const int64_t g1 = std::min(group_end, g0 + chunk_groups);
     for (int64_t t0 = 0; t0 < num_tokens; t0 += kTile) {
