@@ -1,8 +1,8 @@
 // Weights repacked at load time into the layout the AVX-512 VNNI kernels read fastest: groups
-// of 16 (Q4_0, Q8_0) or 8 rows (K-quants) interleaved column by column, so one vector load feeds
-// several rows and the activation block is loaded once for all of them. Goals: fewer instructions per weight byte,
-// so decoding runs at memory speed on few cores. Non-goals: formats other than Q4_0 and Q8_0
-// (the others keep their GGUF layout).
+// of 16 (Q4_0, Q8_0) or 8 rows (Q4_K, Q6_K) interleaved column by column, so one vector load
+// feeds several rows and the activation block is loaded once for all of them. Goals: fewer
+// instructions per weight byte, so decoding runs at memory speed on few cores. Non-goals: the
+// other formats (they keep their GGUF layout and the row-by-row kernels).
 #pragma once
 
 #include <cstdint>
