@@ -147,6 +147,9 @@ TEST(CliTest, Q8_0ConversionKeepsPerplexityWithinOnePercent) {
   // And the file really holds Q8_0 matrices.
   const auto inspect = RunRiglm("bench -m " + ShellQuote(q8) + " -p 0 -n 4 -r 1 -o json");
   EXPECT_NE(inspect.out.find("\"model_type\": \"llama Q8_0\""), std::string::npos) << inspect.out;
+  // llama-bench's backend field, with the CPU's instruction set beside it.
+  EXPECT_NE(inspect.out.find("\"backends\": \"CPU\""), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("\"cpu_isa\": \""), std::string::npos) << inspect.out;
 }
 
 // `riglm bench --devices cuda:N` measures a GPU; where there is none (or no CUDA in the build)

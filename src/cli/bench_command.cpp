@@ -56,7 +56,9 @@ int RunBench(const BenchFlags& flags) {
   ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
   const uint64_t bytes_per_token = WeightBytesPerToken(model);
   std::vector<BenchResult> results;
-  std::string backend = "CPU (" + std::string(cpu::IsaName(cpu::BestIsa())) + ")";
+  const std::string cpu_isa(cpu::IsaName(cpu::BestIsa()));
+  std::string backend = "CPU (" + cpu_isa + ")";  // for the table
+  std::string backends = "CPU", gpu_info;          // llama-bench's JSON fields
   double bandwidth = 0.0;
 
   if (const std::optional<int> gpu = CudaDeviceIndex(flags.load.devices)) {
@@ -64,6 +66,8 @@ int RunBench(const BenchFlags& flags) {
     auto decoder = CreateCudaDecoder(model, *gpu, longest);
     if (!decoder.ok()) return ReportError(decoder.status());
     backend = "CUDA " + (*decoder)->device_name();
+    backends = "CUDA";
+    gpu_info = (*decoder)->device_name();
     bandwidth = GpuPeakBandwidth(*gpu);
     for (int64_t n : flags.prompt) {
       if (n > 0) std::fprintf(stderr, "riglm: pp%lld skipped: the CUDA backend decodes one token at a time so far\n", static_cast<long long>(n));
@@ -108,7 +112,9 @@ int RunBench(const BenchFlags& flags) {
                      {"model_type", type},
                      {"model_size", size},
                      {"model_n_params", model.parameter_count()},
-                     {"backends", backend},
+                     {"backends", backends},
+                     {"cpu_isa", cpu_isa},
+                     {"gpu_info", gpu_info},
                      {"n_threads", pool.num_threads()},
                      {"n_prompt", r.n_prompt},
                      {"n_gen", r.n_gen},
