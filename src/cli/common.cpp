@@ -65,13 +65,14 @@ Result<PulledModel> PullWithProgress(const ModelRef& ref, HubOptions options) {
 
 Result<LoadedModel> LoadModel(const std::string& name, const LoadFlags& flags) {
   RIGLM_ASSIGN_OR_RETURN(const std::string path, ResolveModelLocation(name, flags.offline));
-  // A CUDA build on a machine without a usable GPU says so once, then runs on the CPU.
-  static const bool reported = [] {
-    if (!BuiltWithCuda()) return false;
+  // A CUDA build says once where it runs when no GPU was asked for; a command that asked for
+  // one (--devices cuda:N) reports what stops it itself.
+  static const bool reported = [&] {
+    if (!BuiltWithCuda() || CudaDeviceIndex(flags.devices)) return false;
     if (Result<CudaRuntimeInfo> cuda = ProbeCudaRuntime(); !cuda.ok()) {
       std::fprintf(stderr, "riglm: %s: running on the CPU\n", cuda.status().message().c_str());
     } else {
-      std::fprintf(stderr, "riglm: %zu CUDA GPU(s) found, but the CUDA kernels are not written yet: running on the CPU\n",
+      std::fprintf(stderr, "riglm: %zu CUDA GPU(s) found; running on the CPU (--devices cuda:N generates on a GPU)\n",
                    cuda->devices.size());
     }
     return true;
