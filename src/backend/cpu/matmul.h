@@ -33,7 +33,7 @@ bool MatMulSupports(DType type);
 // and is kept between calls so that steady-state decoding allocates nothing.
 struct MatMulScratch {
   std::vector<uint8_t> activations;
-  std::vector<int32_t> activation_sums;  // per token and 32-block, for the packed kernels
+  std::vector<int32_t> activation_sums;  // per token and 32-block, for the packed kernels (see PackedMatMul)
 };
 
 struct MatMulTask {

@@ -47,8 +47,9 @@ PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, 
 
 // y[t * y_stride + r] for the rows of groups [group_begin, group_end) and `num_tokens` tokens of
 // activations (`act_row_bytes` apart) in ActivationType(w.type): Q8_0, or Q8_K for K-quants.
-// For Q4_0 and Q8_0, `act_sums` holds per token and block the sum of that block's activation
-// quants (for the formats' offsets of 8 and 128); Q4_K reads it as 16-bit sums of each 32.
+// For Q4_0 and Q8_0, `act_sums` holds per token and 32-block two words: -8 (Q4_0) or -128 (Q8_0)
+// times the sum of the block's activation quants, for the formats' stored offsets, then the
+// block's activation scale as f32 bits; Q4_K reads it as 16-bit sums of each 32.
 void PackedMatMul(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,
                   uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y, int64_t y_stride);
 
