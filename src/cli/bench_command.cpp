@@ -57,16 +57,15 @@ int RunBench(const BenchFlags& flags) {
   const uint64_t bytes_per_token = WeightBytesPerToken(model);
   std::vector<BenchResult> results;
   const std::string cpu_isa(cpu::IsaName(cpu::BestIsa()));
-  std::string backend = "CPU (" + cpu_isa + ")";  // for the table
-  std::string backends = "CPU", gpu_info;          // llama-bench's JSON fields
+  bool on_gpu = false;
+  std::string gpu_info;  // the GPU's name when one runs the test
   double bandwidth = 0.0;
 
   if (const std::optional<int> gpu = CudaDeviceIndex(flags.load.devices)) {
     if (*gpu < 0) return ReportError(InvalidArgument("--devices: write cuda or cuda:N"));
     auto decoder = CreateCudaDecoder(model, *gpu, longest);
     if (!decoder.ok()) return ReportError(decoder.status());
-    backend = "CUDA " + (*decoder)->device_name();
-    backends = "CUDA";
+    on_gpu = true;
     gpu_info = (*decoder)->device_name();
     bandwidth = GpuPeakBandwidth(*gpu);
     for (int64_t n : flags.prompt) {
@@ -104,6 +103,8 @@ int RunBench(const BenchFlags& flags) {
   const double ceiling = bandwidth / static_cast<double>(bytes_per_token);
 
   const std::string type = ModelType(model);
+  const std::string backends = on_gpu ? "CUDA" : "CPU";  // as llama-bench's JSON writes it
+  const std::string backend = on_gpu ? "CUDA " + gpu_info : "CPU (" + cpu_isa + ")";  // for the table
   const uint64_t size = model.gguf().file_size_bytes();
   if (flags.output == "json") {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
@@ -140,7 +141,7 @@ int RunBench(const BenchFlags& flags) {
   if (bandwidth > 0) {
     std::printf("\nmemory read bandwidth: %.1f GB/s (%s); weights read per token: %s; generation ceiling: %.1f t/s\n",
                 bandwidth / 1e9,
-                backend.starts_with("CUDA") ? "the GPU's peak"
+                on_gpu ? "the GPU's peak"
                                             : (std::to_string(pool.num_threads()) +
                                                " threads, median of the measurements before each generation run").c_str(),
                 FormatBytes(bytes_per_token).c_str(), ceiling);

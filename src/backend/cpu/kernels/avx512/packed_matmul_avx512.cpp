@@ -97,7 +97,8 @@ void TileLegacy(const uint8_t* group, uint64_t group_bytes, int64_t blocks, cons
       }
       const __m512 act_scale = _mm512_set1_ps(std::bit_cast<float>(terms[t][2 * b + 1]));
       for (int g = 0; g < G; ++g) {
-        const __m512i sum = kChains == 2 ? _mm512_add_epi32(dot[g][0], dot[g][kChains - 1]) : dot[g][0];
+        __m512i sum = dot[g][0];
+        if constexpr (kChains == 2) sum = _mm512_add_epi32(sum, dot[g][1]);
         acc[g][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(scales[g], act_scale), acc[g][t]);
       }
     }
@@ -302,14 +303,11 @@ void TileQ6_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
 template <int T>
 void Tile(const PackedWeights& w, const uint8_t* group, int groups, const uint8_t* const* act,
           const int32_t* const* sums, const int16_t* const* sums32, float* y, int64_t y_stride) {
-  if (w.type == DType::kQ4_0 || w.type == DType::kQ8_0) {
-    const bool q4 = w.type == DType::kQ4_0;
-    const int64_t blocks = w.cols / 32;
-    if (groups == 2) {
-      TileLegacy<T, 2, true>(group, w.group_bytes, blocks, act, sums, y, y_stride);
-    } else {
-      (q4 ? TileLegacy<T, 1, true> : TileLegacy<T, 1, false>)(group, w.group_bytes, blocks, act, sums, y, y_stride);
-    }
+  if (w.type == DType::kQ4_0) {
+    (groups == 2 ? TileLegacy<T, 2, true> : TileLegacy<T, 1, true>)(group, w.group_bytes, w.cols / 32, act, sums, y,
+                                                                     y_stride);
+  } else if (w.type == DType::kQ8_0) {
+    TileLegacy<T, 1, false>(group, w.group_bytes, w.cols / 32, act, sums, y, y_stride);
   } else if (w.type == DType::kQ6_K) {
     TileQ6_K<T>(group, w.cols / kQK, act, y, y_stride);
   } else if constexpr (T > 2) {
