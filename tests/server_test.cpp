@@ -74,7 +74,8 @@ class ServerTest : public ::testing::Test {
   static std::string StreamedCompletion(const json& body) {
     std::string raw;
     auto res = Client().Post("/v1/completions", body.dump(), "application/json");
-    if (!res || res->status != 200) return "HTTP error";
+    if (!res) return "HTTP error: " + httplib::to_string(res.error());
+    if (res->status != 200) return "HTTP status " + std::to_string(res->status) + ": " + res->body;
     std::string text;
     size_t pos = 0;
     while ((pos = res->body.find("data: ", pos)) != std::string::npos) {
@@ -127,6 +128,17 @@ TEST_F(ServerTest, SixteenConcurrentStreamsEqualOneAtATime) {
     EXPECT_EQ(together[i], alone[i]) << "client " << i;
   }
   EXPECT_NE(alone[0], alone[2]);  // the seeds matter
+}
+
+// Without SO_REUSEPORT a second server cannot bind the port and quietly take half its clients.
+TEST_F(ServerTest, ASecondServerOnTheSamePortIsRefused) {
+  ServerOptions options;
+  options.port = server_->port();
+  HttpServer second(*registry_, options);
+  const Status s = second.Start();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("in use"), std::string::npos) << s.message();
+  EXPECT_EQ(Post("/v1/completions", {{"prompt", "Once"}, {"max_tokens", 1}})["usage"]["completion_tokens"], 1);
 }
 
 TEST_F(ServerTest, BadInputGetsClearErrorsAndTheServerKeepsServing) {

@@ -118,13 +118,23 @@ int RunServe(ServeFlags flags) {
   auto hub = std::make_shared<HubOptions>(HubOptions::FromEnvironment());
   hub->offline = hub->offline || flags.load.offline;
   flags.server.hub = hub;
+  // Every waiting or generating request holds an HTTP thread, so the pool covers every sequence and
+  // queue slot: a request beyond them reaches a full queue and gets 503 instead of waiting unseen.
+  if (flags.server.http_threads <= 0) {
+    const int64_t per_model = int64_t{flags.parallel} + std::max(flags.max_queue, 0);
+    flags.server.http_threads = static_cast<int>(std::min<int64_t>(per_model * static_cast<int64_t>(models.size()) + 8, 1024));
+  }
   HttpServer server(registry, flags.server);
   if (Status s = server.Start(); !s.ok()) return ReportError(s);
   std::fprintf(stderr, "riglm: serving %s on http://%s:%d%s\n", registry.Names().c_str(), flags.server.host.c_str(),
                server.port(), flags.server.api_key.empty() ? "" : " (API key required)");
   std::signal(SIGINT, OnStopSignal);
   std::signal(SIGTERM, OnStopSignal);
-  while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (!g_stop.load() && server.Listening()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (!g_stop.load()) {
+    server.Stop();
+    return ReportError(IoError("the server stopped accepting connections"));
+  }
   std::fprintf(stderr, "riglm: stopping\n");
   server.Stop();
   return 0;

@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -29,6 +31,13 @@ class HttpServer::Impl {
     svr_.set_read_timeout(o_.read_timeout_s, 0);
     svr_.set_write_timeout(o_.read_timeout_s, 0);
     svr_.set_keep_alive_timeout(5);
+    // SO_REUSEADDR only: cpp-httplib's default SO_REUSEPORT lets a second server bind the same port
+    // and silently take half the connections.
+    svr_.set_socket_options([this](int fd) {
+      const int yes = 1;
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+      listen_fd_ = fd;
+    });
     Routes();
     if (o_.port == 0) {
       *port = svr_.bind_to_any_port(o_.host);
@@ -39,10 +48,16 @@ class HttpServer::Impl {
       }
       *port = o_.port;
     }
+    // cpp-httplib 0.11 listens with a backlog of 5: in a burst of clients the rest lose their SYN and
+    // wait a second to retry. Listening again on the bound socket raises it.
+    if (listen_fd_ >= 0) ::listen(listen_fd_, SOMAXCONN);
     thread_ = std::thread([this] { svr_.listen_after_bind(); });
-    for (int i = 0; i < 500 && !svr_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    for (int i = 0; i < 5000 && !svr_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (!svr_.is_running()) return IoError("the HTTP listener did not start");
     return Status::Ok();
   }
+
+  bool Listening() const { return svr_.is_running(); }
 
   void Stop() {
     if (thread_.joinable()) {
@@ -219,6 +234,7 @@ class HttpServer::Impl {
   ServerOptions o_;
   httplib::Server svr_;
   std::thread thread_;
+  int listen_fd_ = -1;
   std::atomic<uint64_t> http_requests_{0}, http_errors_{0};
 };
 
@@ -228,6 +244,8 @@ HttpServer::HttpServer(ModelRegistry& models, ServerOptions options)
 HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start() { return impl_->Start(&port_); }
+
+bool HttpServer::Listening() const { return impl_->Listening(); }
 
 void HttpServer::Stop() {
   if (impl_) impl_->Stop();

@@ -19,7 +19,7 @@ struct ServerOptions {
   std::string api_key;               // empty: no authentication
   std::string cors_origin;           // empty: no CORS headers
   size_t max_body_bytes = 8u << 20;  // larger bodies get 413
-  int http_threads = 0;              // 0: 2 x parallel + 8
+  int http_threads = 0;              // 0: 16 (serve sizes it to its sequences and queue)
   int read_timeout_s = 30;           // slow or half-open clients
   int64_t max_tokens_limit = 4096;   // bounds max_tokens / num_predict (the context per sequence)
   std::shared_ptr<const HubOptions> hub;  // /api/pull, /api/delete and cached models in /api/tags; null: none
@@ -32,6 +32,8 @@ class HttpServer {
   // Binds and serves on a background thread; returns once listening (or the bind error).
   Status Start();
   void Stop();
+  // False once the accept loop has ended: after Stop, or if accepting failed for good.
+  bool Listening() const;
   int port() const { return port_; }
 
  private:
