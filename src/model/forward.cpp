@@ -132,8 +132,9 @@ void ForwardPass::Attention(int64_t layer_idx, const Batch& batch, KvCache& cach
   const int64_t group = config_.head_count / config_.head_count_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   // One item per token and KV head: its query heads read the cached keys and values once.
+  // Sequences of a batch differ in length, so items are balanced between threads.
   const int64_t kv_heads = config_.head_count_kv;
-  pool_.ParallelFor(n * kv_heads, 1, [&](int64_t begin, int64_t end) {
+  pool_.ParallelForBalanced(n * kv_heads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / kv_heads;
       const int64_t kv_head = item % kv_heads;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -72,6 +73,33 @@ class ThreadPool {
     });
   }
 
+  // Like ParallelFor, each thread first runs its own contiguous share, `chunk` at a time from
+  // its front; a thread that finishes early then takes chunks from the back of the others'
+  // shares. Decoding wants both: long sequential streams for the prefetchers, and no core idle
+  // at the end of a region while the other, started a little later or slowed down a little,
+  // finishes its static half.
+  template <typename Fn>
+  void ParallelForBalanced(int64_t count, int64_t chunk, const Fn& fn) {
+    if (count <= 0) return;
+    chunk = chunk < 1 ? 1 : chunk;
+    const int64_t chunks = (count + chunk - 1) / chunk;
+    if (num_threads_ == 1 || chunks == 1 || chunks > kMaxBalancedChunks) {
+      ParallelFor(count, chunk, fn);
+      return;
+    }
+    for (int t = 0; t < num_threads_; ++t) {
+      shares_[t].range.store(PackRange(chunks * t / num_threads_, chunks * (t + 1) / num_threads_),
+                             std::memory_order_relaxed);
+    }
+    Run([&](int thread_idx, int num_threads) {
+      auto run_chunk = [&](int64_t c) { fn(c * chunk, c + 1 < chunks ? (c + 1) * chunk : count); };
+      for (int64_t c; (c = TakeChunk(thread_idx, /*from_back=*/false)) >= 0;) run_chunk(c);
+      for (int k = 1; k < num_threads; ++k) {
+        for (int64_t c; (c = TakeChunk((thread_idx + k) % num_threads, /*from_back=*/true)) >= 0;) run_chunk(c);
+      }
+    });
+  }
+
   static int DefaultThreadCount();  // physical cores as far as the OS tells, at least 1
 
  private:
@@ -81,10 +109,32 @@ class ThreadPool {
     (*static_cast<const Fn*>(context))(thread_idx, num_threads);
   }
   void RunJob(JobFn fn, const void* context);
+
+  // A thread's remaining share of ParallelForBalanced's chunks: [front, back) in one word, so
+  // its owner (from the front) and thieves (from the back) claim chunks with one CAS each.
+  struct alignas(64) Share {
+    std::atomic<uint64_t> range{0};
+  };
+  static constexpr int64_t kMaxBalancedChunks = int64_t{1} << 31;
+  static uint64_t PackRange(int64_t front, int64_t back) {
+    return static_cast<uint64_t>(front) | static_cast<uint64_t>(back) << 32;
+  }
+  // The chunk claimed from `owner`'s share, or -1 once it is empty.
+  int64_t TakeChunk(int owner, bool from_back) {
+    std::atomic<uint64_t>& range = shares_[owner].range;
+    uint64_t v = range.load(std::memory_order_relaxed);
+    while (true) {
+      const int64_t front = static_cast<int64_t>(v & 0xffffffffu), back = static_cast<int64_t>(v >> 32);
+      if (front >= back) return -1;
+      const uint64_t next = from_back ? PackRange(front, back - 1) : PackRange(front + 1, back);
+      if (range.compare_exchange_weak(v, next, std::memory_order_relaxed)) return from_back ? back - 1 : front;
+    }
+  }
   void WorkerLoop(int thread_idx);
 
   int num_threads_;
   std::vector<std::thread> workers_;
+  std::unique_ptr<Share[]> shares_;
   JobFn job_ = nullptr;
   const void* job_context_ = nullptr;
   std::atomic<uint64_t> generation_{0};

@@ -79,10 +79,12 @@ void RunPackedTasks(std::span<const MatMulTask> tasks, int64_t num_tokens, Threa
       base += groups;
     }
   };
-  // Decoding streams weights from memory: one long sequential range per thread keeps the
-  // hardware prefetchers busy. Prompts are compute-bound: shared chunks balance the threads.
+  // Decoding streams weights from memory: long sequential ranges per thread keep the hardware
+  // prefetchers busy, and the last chunks go to whichever thread is free. Prompts are
+  // compute-bound: shared chunks balance the threads. Chunks are even for Q4_0's group pairs.
   if (num_tokens == 1) {
-    pool.ParallelFor(total_groups, 1, run);
+    const int64_t chunk = std::max<int64_t>(2, total_groups / (32 * pool.num_threads()) & ~int64_t{1});
+    pool.ParallelForBalanced(total_groups, chunk, run);
   } else {
     pool.ParallelForDynamic(total_groups, std::max<int64_t>(1, total_groups / (8 * pool.num_threads())), run);
   }

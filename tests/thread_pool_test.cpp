@@ -1,0 +1,87 @@
+// The thread pool's ways of splitting work: every index is run exactly once, and the balanced
+// split lets a free thread take the chunks of one that is held up.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "util/thread_pool.h"
+
+namespace riglm {
+namespace {
+
+// How often each index of [0, count) was run.
+template <typename Split>
+std::vector<int> RunCounts(int64_t count, Split split) {
+  std::vector<std::atomic<int>> runs(count);
+  split([&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) runs[i].fetch_add(1);
+  });
+  std::vector<int> counts(count);
+  for (int64_t i = 0; i < count; ++i) counts[i] = runs[i].load();
+  return counts;
+}
+
+TEST(ThreadPoolTest, EverySplitRunsEachIndexOnce) {
+  for (int threads : {1, 2, 3, 5}) {
+    ThreadPool pool(threads);
+    for (int64_t count : {1, 2, 7, 64, 1000, 1001}) {
+      for (int64_t chunk : {1, 2, 3, 16, 5000}) {
+        const std::vector<int> once(count, 1);
+        EXPECT_EQ(RunCounts(count, [&](auto fn) { pool.ParallelFor(count, chunk, fn); }), once)
+            << "static, " << threads << " threads, " << count << " by " << chunk;
+        EXPECT_EQ(RunCounts(count, [&](auto fn) { pool.ParallelForDynamic(count, chunk, fn); }), once)
+            << "dynamic, " << threads << " threads, " << count << " by " << chunk;
+        EXPECT_EQ(RunCounts(count, [&](auto fn) { pool.ParallelForBalanced(count, chunk, fn); }), once)
+            << "balanced, " << threads << " threads, " << count << " by " << chunk;
+      }
+    }
+  }
+}
+
+TEST(ThreadPoolTest, BalancedChunksAreWholeAndInOrderWithinAShare) {
+  ThreadPool pool(2);
+  std::vector<std::pair<int64_t, int64_t>> ranges[2];
+  std::atomic<int> next_slot{0};
+  thread_local int slot = -1;
+  pool.ParallelForBalanced(100, 8, [&](int64_t begin, int64_t end) {
+    if (slot < 0) slot = next_slot.fetch_add(1);
+    ranges[slot].push_back({begin, end});
+  });
+  for (const auto& r : ranges) {
+    for (const auto& [begin, end] : r) {
+      EXPECT_EQ(begin % 8, 0);
+      EXPECT_TRUE(end - begin == 8 || end == 100) << begin << ".." << end;
+    }
+  }
+}
+
+// One thread is held inside its first chunk until every other chunk has run: that can only
+// happen if the other thread takes the held thread's remaining share from its back.
+TEST(ThreadPoolTest, BalancedSplitLetsAFreeThreadTakeTheChunksOfAHeldOne) {
+  ThreadPool pool(2);
+  constexpr int64_t kChunks = 40;
+  std::atomic<int64_t> done{0};
+  std::atomic<bool> held{false};
+  std::atomic<int64_t> done_when_given_up{-1};
+  pool.ParallelForBalanced(kChunks, 1, [&](int64_t begin, int64_t) {
+    if (begin == 0 && !held.exchange(true)) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (done.load() < kChunks - 1) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          done_when_given_up = done.load();
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    }
+    done.fetch_add(1);
+  });
+  EXPECT_EQ(done_when_given_up.load(), -1) << "only " << done_when_given_up.load() << " other chunks ran while one thread was held";
+  EXPECT_EQ(done.load(), kChunks);
+}
+
+}  // namespace
+}  // namespace riglm
