@@ -117,14 +117,15 @@ TEST(OpsTest, SwiGluMatchesReference) {
 }
 
 // Grouped-query attention over a long cache: 8 query heads share 2 KV heads, and 20 share one
-// (more than the AVX2 kernel takes at once); F32, F16 and Q8_0 caches, portable and AVX2 kernels.
+// (more than the vector kernels take at once); F32, F16 and Q8_0 caches, every ISA's kernel.
 TEST(OpsTest, AttentionWithGqaAndLongCacheMatchesReference) {
-  const int head_dim = 64;
+  // 64 and 128 have their own AVX-512 code; 96 takes the general one.
+  for (int head_dim : {64, 96, 128})
   for (const auto& [q_heads, kv_heads] : {std::pair{8, 2}, std::pair{20, 1}})
   for (DType kv_type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
     const int group = q_heads / kv_heads;
     const int64_t kv_width = kv_heads * head_dim;
-    for (int64_t num_keys : {1, 3, 4096}) {
+    for (int64_t num_keys : {1, 3, 17, 4096}) {
       const std::vector<float> q = RandomFloats(q_heads * head_dim, 11, 1.0f);
       std::vector<float> keys = RandomFloats(num_keys * kv_width, 12, 1.0f);
       std::vector<float> values = RandomFloats(num_keys * kv_width, 13, 1.0f);
@@ -152,9 +153,9 @@ TEST(OpsTest, AttentionWithGqaAndLongCacheMatchesReference) {
         }
       }
       const uint64_t row_bytes = RowBytes(kv_type, kv_width);
-      for (bool vector : {false, true}) {
-        if (vector && !IsaAvailable(Isa::kAvx2)) {
-          std::printf("[  SKIPPED ] attention avx2: not available on this CPU\n");
+      for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni}) {
+        if (!IsaAvailable(isa)) {
+          std::printf("[  SKIPPED ] attention %s: not available on this CPU\n", std::string(IsaName(isa)).c_str());
           continue;
         }
         std::vector<float> out(q_heads * head_dim);
@@ -163,16 +164,18 @@ TEST(OpsTest, AttentionWithGqaAndLongCacheMatchesReference) {
           const KvView k{key_bytes.data() + head_offset, kv_type, row_bytes};
           const KvView v{value_bytes.data() + head_offset, kv_type, row_bytes};
           const int64_t first = kvh * group * head_dim;
-          if (vector) {
+          if (isa == Isa::kAvx512Vnni) {
+            AttendHeadsAvx512(q.data() + first, group, k, v, num_keys, head_dim, scale, out.data() + first);
+          } else if (isa == Isa::kAvx2) {
             AttendHeadsAvx2(q.data() + first, group, k, v, num_keys, head_dim, scale, out.data() + first);
-            continue;
-          }
-          for (int h = 0; h < group; ++h) {
-            AttendOneHeadScalar(q.data() + first + h * head_dim, k, v, num_keys, head_dim, scale,
-                                out.data() + first + h * head_dim);
+          } else {
+            for (int h = 0; h < group; ++h) {
+              AttendOneHeadScalar(q.data() + first + h * head_dim, k, v, num_keys, head_dim, scale,
+                                  out.data() + first + h * head_dim);
+            }
           }
         }
-        EXPECT_LT(MaxRelativeError(out, want), 1e-4) << DTypeName(kv_type) << " keys " << num_keys << " vector " << vector;
+        EXPECT_LT(MaxRelativeError(out, want), 1e-4) << DTypeName(kv_type) << " keys " << num_keys << " head_dim " << head_dim << " " << IsaName(isa);
       }
     }
   }

@@ -107,6 +107,10 @@ void AttendOneHeadScalar(const float* q, KvView keys, KvView values, int64_t num
 
 void AttendHeads(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
                  float scale, float* out) {
+  if (head_dim % 16 == 0 && head_dim <= kMaxAttendHeadDim && BestIsa() == Isa::kAvx512Vnni) {
+    AttendHeadsAvx512(q, num_heads, keys, values, num_keys, head_dim, scale, out);
+    return;
+  }
   if (head_dim % 8 == 0 && head_dim <= kMaxAttendHeadDim && BestIsa() != Isa::kScalar) {
     AttendHeadsAvx2(q, num_heads, keys, values, num_keys, head_dim, scale, out);
     return;

@@ -67,5 +67,9 @@ constexpr int kMaxAttendHeadDim = 512;
 // them. Defined in kernels/avx2/.
 void AttendHeadsAvx2(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
                      float scale, float* out);
+// AVX-512 (the packed kernels' ISA level); REQUIRES: head_dim % 16 == 0, head_dim <=
+// kMaxAttendHeadDim and a CPU that has it. Defined in kernels/avx512/.
+void AttendHeadsAvx512(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
+                       float scale, float* out);
 
 }  // namespace riglm::cpu

@@ -1,0 +1,183 @@
+// Attention of query heads over an F32, F16 or Q8_0 KV cache with AVX-512: the AVX2 kernel's
+// single pass with an online softmax, 16 keys at a time. Twice the lanes halve the conversions
+// of the cached rows and the multiply-adds, and 32 registers hold a tile's 16 softmax weights
+// and the output chunks together, which the AVX2 kernel has to spill.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "backend/cpu/ops.h"
+#include "tensor/quant.h"
+
+namespace riglm::cpu {
+namespace {
+
+constexpr int kTileKeys = 16;
+constexpr int kMaxHeads = 16;
+
+// Elements d..d+15 of a cached row.
+template <DType kType>
+inline __m512 Load16(const uint8_t* row, int d) {
+  if constexpr (kType == DType::kF16) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + d)));
+  } else if constexpr (kType == DType::kQ8_0) {
+    // Q8_0 blocks are 32 elements, so 16 never straddle two.
+    const auto& block = reinterpret_cast<const BlockQ8_0*>(row)[d / kQ8_0BlockElements];
+    const __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.quants + d % kQ8_0BlockElements)));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(_cvtsh_ss(block.scale_f16)));
+  } else {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + d);
+  }
+}
+
+template <DType kType>
+void ConvertTile(const KvView& view, int64_t j0, int count, int head_dim, float* tile) {
+  for (int i = 0; i < count; ++i) {
+    const uint8_t* row = view.row(j0 + i);
+    for (int d = 0; d < head_dim; d += 16) _mm512_store_ps(tile + i * head_dim + d, Load16<kType>(row, d));
+  }
+  std::fill(tile + count * head_dim, tile + kTileKeys * head_dim, 0.0f);  // the last tile's unused rows
+}
+
+// e^x for x <= 0 (scores minus their maximum), as the AVX2 kernel computes it.
+inline __m512 Exp(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);  // p * 2^n, exact and without overflow for n in [-126, 0]
+}
+
+// Sums of pairs of 128-bit blocks, so that lanes [4k, 4k+4) of the result add up to the sum
+// of `a` (k = 0, 1) or of `b` (k = 2, 3).
+inline __m512 FoldHalves(__m512 a, __m512 b) {
+  return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+}
+
+// Lane k: the score of key k of the 16 at `keys` for query `q`, times `scale`. A head size
+// known at compile time (kHeadDim > 0) turns the 16 rows' addresses into constant offsets.
+template <int kHeadDim>
+inline __m512 Scores16(const float* q, const float* keys, int runtime_head_dim, __m512 scale) {
+  const int head_dim = kHeadDim > 0 ? kHeadDim : runtime_head_dim;
+  __m512 dots[kTileKeys];
+  for (int i = 0; i < kTileKeys; ++i) dots[i] = _mm512_setzero_ps();
+  for (int d = 0; d < head_dim; d += 16) {
+    const __m512 qd = _mm512_loadu_ps(q + d);
+    for (int i = 0; i < kTileKeys; ++i) dots[i] = _mm512_fmadd_ps(qd, _mm512_load_ps(keys + i * head_dim + d), dots[i]);
+  }
+  // 16 vectors -> 8: each 256-bit half holds one key's partial sums.
+  __m512 u[8];
+  for (int i = 0; i < 8; ++i) u[i] = FoldHalves(dots[2 * i], dots[2 * i + 1]);
+  // 8 -> 4: each 128-bit block holds one key's 4 partial sums; block b of v[i] is key 4i + b.
+  __m512 v[4];
+  for (int i = 0; i < 4; ++i) {
+    v[i] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], 0x88), _mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], 0xDD));
+  }
+  // Within each block, the 4 sums of 4 vectors: lane 4b + i is key 4i + b.
+  const __m512 x01 = _mm512_add_ps(_mm512_unpacklo_ps(v[0], v[1]), _mm512_unpackhi_ps(v[0], v[1]));
+  const __m512 x23 = _mm512_add_ps(_mm512_unpacklo_ps(v[2], v[3]), _mm512_unpackhi_ps(v[2], v[3]));
+  const __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(x01, x23, 0x44), _mm512_shuffle_ps(x01, x23, 0xEE));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_mul_ps(_mm512_permutexvar_ps(order, sums), scale);
+}
+
+template <DType kKey, DType kValue, int kHeadDim>
+void Attend(const float* q, int num_heads, const KvView& keys, const KvView& values, int64_t num_keys,
+            int runtime_head_dim, float scale, float* out) {
+  const int head_dim = kHeadDim > 0 ? kHeadDim : runtime_head_dim;
+  float running_max[kMaxHeads], running_sum[kMaxHeads];
+  for (int h = 0; h < num_heads; ++h) {
+    running_max[h] = -std::numeric_limits<float>::infinity();
+    running_sum[h] = 0.0f;
+  }
+  std::fill(out, out + num_heads * head_dim, 0.0f);
+  alignas(64) float key_tile[kTileKeys * kMaxAttendHeadDim], value_tile[kTileKeys * kMaxAttendHeadDim];
+  alignas(64) float weights[kTileKeys];
+  const __m512 scale16 = _mm512_set1_ps(scale);
+  for (int64_t j0 = 0; j0 < num_keys; j0 += kTileKeys) {
+    const int count = static_cast<int>(std::min<int64_t>(kTileKeys, num_keys - j0));
+    const __mmask16 valid = static_cast<__mmask16>((1u << count) - 1);
+    ConvertTile<kKey>(keys, j0, count, head_dim, key_tile);
+    ConvertTile<kValue>(values, j0, count, head_dim, value_tile);
+    for (int h = 0; h < num_heads; ++h) {
+      float* oh = out + h * head_dim;
+      const __m512 s = _mm512_mask_blend_ps(valid, _mm512_set1_ps(-std::numeric_limits<float>::infinity()),
+                                            Scores16<kHeadDim>(q + h * head_dim, key_tile, head_dim, scale16));
+      const float tile_max = _mm512_reduce_max_ps(s);
+      if (tile_max > running_max[h]) {
+        const float correction = std::exp(running_max[h] - tile_max);
+        running_sum[h] *= correction;
+        const __m512 c = _mm512_set1_ps(correction);
+        for (int d = 0; d < head_dim; d += 16) _mm512_storeu_ps(oh + d, _mm512_mul_ps(_mm512_loadu_ps(oh + d), c));
+        running_max[h] = tile_max;
+      }
+      const __m512 w = _mm512_maskz_mov_ps(valid, Exp(_mm512_sub_ps(s, _mm512_set1_ps(running_max[h]))));
+      running_sum[h] += _mm512_reduce_add_ps(w);
+      _mm512_store_ps(weights, w);
+      // The tile's weighted values summed in registers (two chains), then added to the output
+      // once. Unused rows of the tile are zero and so are their weights.
+      for (int d = 0; d < head_dim; d += 16) {
+        __m512 even = _mm512_loadu_ps(oh + d), odd = _mm512_setzero_ps();
+        for (int i = 0; i < kTileKeys; i += 2) {
+          even = _mm512_fmadd_ps(_mm512_set1_ps(weights[i]), _mm512_load_ps(value_tile + i * head_dim + d), even);
+          odd = _mm512_fmadd_ps(_mm512_set1_ps(weights[i + 1]), _mm512_load_ps(value_tile + (i + 1) * head_dim + d), odd);
+        }
+        _mm512_storeu_ps(oh + d, _mm512_add_ps(even, odd));
+      }
+    }
+  }
+  for (int h = 0; h < num_heads; ++h) {
+    if (running_sum[h] <= 0.0f) continue;
+    const __m512 inv = _mm512_set1_ps(1.0f / running_sum[h]);
+    float* oh = out + h * head_dim;
+    for (int d = 0; d < head_dim; d += 16) _mm512_storeu_ps(oh + d, _mm512_mul_ps(_mm512_loadu_ps(oh + d), inv));
+  }
+}
+
+template <DType kKey, DType kValue>
+void AttendWithTypes(const float* q, int num_heads, const KvView& keys, const KvView& values, int64_t num_keys,
+                     int head_dim, float scale, float* out) {
+  switch (head_dim) {
+    case 64: return Attend<kKey, kValue, 64>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
+    case 128: return Attend<kKey, kValue, 128>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
+    default: return Attend<kKey, kValue, 0>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
+  }
+}
+
+template <DType kKey>
+void AttendWithKeys(const float* q, int num_heads, const KvView& keys, const KvView& values, int64_t num_keys,
+                    int head_dim, float scale, float* out) {
+  switch (values.type) {
+    case DType::kF16: return AttendWithTypes<kKey, DType::kF16>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
+    case DType::kQ8_0: return AttendWithTypes<kKey, DType::kQ8_0>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
+    default: return AttendWithTypes<kKey, DType::kF32>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
+  }
+}
+
+}  // namespace
+
+void AttendHeadsAvx512(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
+                       float scale, float* out) {
+  for (int h0 = 0; h0 < num_heads; h0 += kMaxHeads) {
+    const int n = std::min(kMaxHeads, num_heads - h0);
+    const float* qh = q + h0 * head_dim;
+    float* oh = out + h0 * head_dim;
+    switch (keys.type) {
+      case DType::kF16: AttendWithKeys<DType::kF16>(qh, n, keys, values, num_keys, head_dim, scale, oh); break;
+      case DType::kQ8_0: AttendWithKeys<DType::kQ8_0>(qh, n, keys, values, num_keys, head_dim, scale, oh); break;
+      default: AttendWithKeys<DType::kF32>(qh, n, keys, values, num_keys, head_dim, scale, oh); break;
+    }
+  }
+}
+
+}  // namespace riglm::cpu
