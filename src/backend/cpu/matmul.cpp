@@ -132,8 +132,7 @@ void MatMul(const WeightMatrix& w, const float* x, int64_t num_tokens, float* ou
     activations = q;
   }
   const auto* act_bytes = static_cast<const uint8_t*>(activations);
-  const int64_t grain = std::min<int64_t>(kRowsPerChunk, std::max<int64_t>(1, w.rows / pool.num_threads()));
-  pool.ParallelFor(w.rows, grain, [&](int64_t row_begin, int64_t row_end) {
+  auto rows = [&](int64_t row_begin, int64_t row_end) {
     for (int64_t chunk = row_begin; chunk < row_end; chunk += kRowsPerChunk) {
       const int64_t chunk_end = std::min(row_end, chunk + kRowsPerChunk);
       for (int64_t t = 0; t < num_tokens; ++t) {
@@ -142,7 +141,14 @@ void MatMul(const WeightMatrix& w, const float* x, int64_t num_tokens, float* ou
         for (int64_t r = chunk; r < chunk_end; ++r) y[r] = kernel.fn(w.cols, w.data + r * w.row_bytes, a);
       }
     }
-  });
+  };
+  if (num_tokens == 1) {
+    // Decoding: as for packed weights, long streams per thread and the last chunks to whichever is free.
+    pool.ParallelForBalanced(w.rows, std::max<int64_t>(kRowsPerChunk, w.rows / (32 * pool.num_threads())), rows);
+    return;
+  }
+  const int64_t grain = std::min<int64_t>(kRowsPerChunk, std::max<int64_t>(1, w.rows / pool.num_threads()));
+  pool.ParallelFor(w.rows, grain, rows);
 }
 
 }  // namespace riglm::cpu
