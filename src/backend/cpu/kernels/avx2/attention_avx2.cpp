@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "backend/cpu/kernels/attention_dispatch.h"
 #include "backend/cpu/ops.h"
 #include "tensor/quant.h"
 
@@ -114,30 +115,14 @@ void Attend(const float* q, int num_heads, const KvView& keys, const KvView& val
   }
 }
 
-template <DType kKey>
-void AttendWithKeys(const float* q, int num_heads, const KvView& keys, const KvView& values, int64_t num_keys,
-                    int head_dim, float scale, float* out) {
-  switch (values.type) {
-    case DType::kF16: return Attend<kKey, DType::kF16>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
-    case DType::kQ8_0: return Attend<kKey, DType::kQ8_0>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
-    default: return Attend<kKey, DType::kF32>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
-  }
-}
-
 }  // namespace
 
 void AttendHeadsAvx2(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
                      float scale, float* out) {
-  for (int h0 = 0; h0 < num_heads; h0 += kMaxHeads) {
-    const int n = std::min(kMaxHeads, num_heads - h0);
-    const float* qh = q + h0 * head_dim;
-    float* oh = out + h0 * head_dim;
-    switch (keys.type) {
-      case DType::kF16: AttendWithKeys<DType::kF16>(qh, n, keys, values, num_keys, head_dim, scale, oh); break;
-      case DType::kQ8_0: AttendWithKeys<DType::kQ8_0>(qh, n, keys, values, num_keys, head_dim, scale, oh); break;
-      default: AttendWithKeys<DType::kF32>(qh, n, keys, values, num_keys, head_dim, scale, oh); break;
-    }
-  }
+  AttendHeadGroups(q, num_heads, keys, values, head_dim, kMaxHeads, out,
+                   [&]<DType kKey, DType kValue>(const float* qh, int n, float* oh) {
+                     Attend<kKey, kValue>(qh, n, keys, values, num_keys, head_dim, scale, oh);
+                   });
 }
 
 }  // namespace riglm::cpu

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "backend/cpu/kernels/attention_dispatch.h"
 #include "backend/cpu/ops.h"
 #include "tensor/quant.h"
 
@@ -144,40 +145,18 @@ void Attend(const float* q, int num_heads, const KvView& keys, const KvView& val
   }
 }
 
-template <DType kKey, DType kValue>
-void AttendWithTypes(const float* q, int num_heads, const KvView& keys, const KvView& values, int64_t num_keys,
-                     int head_dim, float scale, float* out) {
-  switch (head_dim) {
-    case 64: return Attend<kKey, kValue, 64>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
-    case 128: return Attend<kKey, kValue, 128>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
-    default: return Attend<kKey, kValue, 0>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
-  }
-}
-
-template <DType kKey>
-void AttendWithKeys(const float* q, int num_heads, const KvView& keys, const KvView& values, int64_t num_keys,
-                    int head_dim, float scale, float* out) {
-  switch (values.type) {
-    case DType::kF16: return AttendWithTypes<kKey, DType::kF16>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
-    case DType::kQ8_0: return AttendWithTypes<kKey, DType::kQ8_0>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
-    default: return AttendWithTypes<kKey, DType::kF32>(q, num_heads, keys, values, num_keys, head_dim, scale, out);
-  }
-}
-
 }  // namespace
 
 void AttendHeadsAvx512(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
                        float scale, float* out) {
-  for (int h0 = 0; h0 < num_heads; h0 += kMaxHeads) {
-    const int n = std::min(kMaxHeads, num_heads - h0);
-    const float* qh = q + h0 * head_dim;
-    float* oh = out + h0 * head_dim;
-    switch (keys.type) {
-      case DType::kF16: AttendWithKeys<DType::kF16>(qh, n, keys, values, num_keys, head_dim, scale, oh); break;
-      case DType::kQ8_0: AttendWithKeys<DType::kQ8_0>(qh, n, keys, values, num_keys, head_dim, scale, oh); break;
-      default: AttendWithKeys<DType::kF32>(qh, n, keys, values, num_keys, head_dim, scale, oh); break;
-    }
-  }
+  AttendHeadGroups(q, num_heads, keys, values, head_dim, kMaxHeads, out,
+                   [&]<DType kKey, DType kValue>(const float* qh, int n, float* oh) {
+                     switch (head_dim) {
+                       case 64: return Attend<kKey, kValue, 64>(qh, n, keys, values, num_keys, head_dim, scale, oh);
+                       case 128: return Attend<kKey, kValue, 128>(qh, n, keys, values, num_keys, head_dim, scale, oh);
+                       default: return Attend<kKey, kValue, 0>(qh, n, keys, values, num_keys, head_dim, scale, oh);
+                     }
+                   });
 }
 
 }  // namespace riglm::cpu
