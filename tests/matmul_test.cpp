@@ -166,7 +166,7 @@ TEST_P(PackedMatMulTest, MatchesDequantizedFloat64) {
   for (int64_t rows : {48, 528}) CheckPackedMatMul(GetParam(), rows);
 }
 
-INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K),
+INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 }  // namespace

@@ -36,7 +36,7 @@ void PreparePackedActivations(DType type, int64_t cols, const float* x, int64_t 
   pool.ParallelFor(num_tokens, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       QuantizeActivations(act_type, x + t * cols, scratch.activations.data() + t * act_row_bytes, cols);
-      if (type == DType::kQ4_K) {
+      if (type == DType::kQ4_K || type == DType::kQ5_K) {
         // 16-bit sums of each 32 activations (8 per 256-block), packed into the same scratch.
         const auto* q = reinterpret_cast<const BlockQ8_K*>(scratch.activations.data() + t * act_row_bytes);
         auto* sums32 = reinterpret_cast<int16_t*>(scratch.activation_sums.data()) + t * blocks;

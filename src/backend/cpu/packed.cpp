@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <new>
 
 #include "tensor/quant.h"
@@ -40,7 +41,8 @@ bool CanPack(DType type, int64_t rows, int64_t cols) {
   if (std::getenv("RIGLM_NO_PACK") != nullptr) return false;  // for comparisons and tests
   if (!HasAvx512Vnni()) return false;
   if (type == DType::kQ4_0 || type == DType::kQ8_0) return rows % kPackRowsLegacy == 0 && cols % 64 == 0;
-  return (type == DType::kQ4_K || type == DType::kQ6_K) && rows % kPackRowsK == 0 && cols % kQK == 0;
+  return (type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K) && rows % kPackRowsK == 0 &&
+         cols % kQK == 0;
 }
 
 namespace {
@@ -59,15 +61,19 @@ PackedWeights AllocatePacked(DType type, int64_t rows, int64_t cols, int64_t blo
   return p;
 }
 
-PackedWeights PackQ4_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
+// Q4_K, or Q5_K (kBlock = BlockQ5_K): the same layout, then the fifth bits as byte masks.
+template <typename kBlock>
+PackedWeights PackQ4_KOrQ5_K(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
+  constexpr bool kFiveBit = std::is_same_v<kBlock, BlockQ5_K>;
   const int64_t blocks = cols / kQK;
-  constexpr uint64_t kColumnBytes = 16 + 16 + 64 + 64 + 4 * kPackRowsK * 32;
-  PackedWeights p = AllocatePacked(DType::kQ4_K, rows, cols, blocks, kColumnBytes);
+  constexpr uint64_t kColumnBytes = kQ4_KColumnBytes + (kFiveBit ? kQ5_KHighBitBytes : 0);
+  PackedWeights p = AllocatePacked(type, rows, cols, blocks, kColumnBytes);
   for (int64_t g = 0; g < rows / kPackRowsK; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;
     for (int64_t b = 0; b < blocks; ++b, out += kColumnBytes) {
+      if constexpr (kFiveBit) std::memset(out + kQ4_KColumnBytes, 0, kQ5_KHighBitBytes);
       for (int r = 0; r < kPackRowsK; ++r) {
-        const auto* block = reinterpret_cast<const BlockQ4_K*>(data + (g * kPackRowsK + r) * row_bytes) + b;
+        const auto* block = reinterpret_cast<const kBlock*>(data + (g * kPackRowsK + r) * row_bytes) + b;
         std::memcpy(out + 2 * r, &block->scale_f16, 2);
         std::memcpy(out + 16 + 2 * r, &block->min_f16, 2);
         for (int sub = 0; sub < 8; ++sub) {
@@ -75,6 +81,16 @@ PackedWeights PackQ4_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
         }
         for (int chunk = 0; chunk < 4; ++chunk) {
           std::memcpy(out + 160 + 256 * chunk + 32 * r, block->quants + 32 * chunk, 32);
+          if constexpr (kFiveBit) {
+            // Bit p of the mask pair for (chunk, row pair r / 2): the fifth bit of the weight in
+            // byte p of that pair's 64-byte vector, low nibble then high nibble.
+            uint8_t* masks = out + kQ4_KColumnBytes + 16 * (4 * chunk + r / 2);
+            for (int l = 0; l < 32; ++l) {
+              const int bit = 32 * (r % 2) + l;
+              if (block->high_bits[l] & (1u << (2 * chunk))) masks[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+              if (block->high_bits[l] & (2u << (2 * chunk))) masks[8 + bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+            }
+          }
         }
       }
     }
@@ -108,7 +124,8 @@ PackedWeights PackQ6_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
 }  // namespace
 
 PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
-  if (type == DType::kQ4_K) return PackQ4_K(data, rows, cols, row_bytes);
+  if (type == DType::kQ4_K) return PackQ4_KOrQ5_K<BlockQ4_K>(type, data, rows, cols, row_bytes);
+  if (type == DType::kQ5_K) return PackQ4_KOrQ5_K<BlockQ5_K>(type, data, rows, cols, row_bytes);
   if (type == DType::kQ6_K) return PackQ6_K(data, rows, cols, row_bytes);
   const int64_t blocks = cols / 32;
   const uint64_t quant_bytes = type == DType::kQ4_0 ? 16 : 32;

@@ -1,5 +1,5 @@
 // Weights repacked at load time into the layout the AVX-512 VNNI kernels read fastest: groups
-// of 16 (Q4_0, Q8_0) or 8 rows (Q4_K, Q6_K) interleaved column by column, so one vector load
+// of 16 (Q4_0, Q8_0) or 8 rows (Q4_K, Q5_K, Q6_K) interleaved column by column, so one vector load
 // feeds several rows and the activation block is loaded once for all of them. Goals: fewer
 // instructions per weight byte, so decoding runs at memory speed on few cores. Non-goals: the
 // other formats (they keep their GGUF layout and the row-by-row kernels).
@@ -17,6 +17,8 @@ namespace riglm::cpu {
 // so a dot product needs no horizontal sums; the K-quants' sub-block scales fit 8 rows better.
 constexpr int kPackRowsLegacy = 16;
 constexpr int kPackRowsK = 8;
+constexpr uint64_t kQ4_KColumnBytes = 16 + 16 + 64 + 64 + 4 * kPackRowsK * 32;
+constexpr uint64_t kQ5_KHighBitBytes = 4 * (kPackRowsK / 2) * 16;
 
 // Layout, per group and per block column b:
 //   Q4_0x16 (32 elements): 16 f16 scales (32 bytes), then 4 vectors of 64 bytes: vector j holds,
@@ -27,6 +29,9 @@ constexpr int kPackRowsK = 8;
 //   Q4_Kx8 (256 elements): 8 f16 d, 8 f16 dmin, the 6-bit scales and mins unpacked to bytes
 //           ([row][sub-block], 64 bytes each), then per 64-element chunk each row's 32 quant
 //           bytes in order (low nibbles: sub-block 2c, high: 2c+1).
+//   Q5_Kx8 (256 elements): Q4_Kx8, then per chunk c and row pair k two 64-bit masks (low, then
+//           high nibbles): bit p set when the weight in byte p of that pair's quant vector
+//           (rows 2k, 2k+1, 32 bytes each) has its fifth bit.
 //   Q6_Kx8 (256 elements): 8 f16 d, the int8 scales [row][16], then per 128-element half the
 //           rows' low[0..32), the rows' low[32..64), the rows' high[0..32), 32 bytes each.
 struct PackedWeights {
@@ -49,7 +54,7 @@ PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, 
 // activations (`act_row_bytes` apart) in ActivationType(w.type): Q8_0, or Q8_K for K-quants.
 // For Q4_0 and Q8_0, `act_sums` holds per token and 32-block two words: -8 (Q4_0) or -128 (Q8_0)
 // times the sum of the block's activation quants, for the formats' stored offsets, then the
-// block's activation scale as f32 bits; Q4_K reads it as 16-bit sums of each 32.
+// block's activation scale as f32 bits; Q4_K and Q5_K read it as 16-bit sums of each 32.
 void PackedMatMul(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,
                   uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y, int64_t y_stride);
 

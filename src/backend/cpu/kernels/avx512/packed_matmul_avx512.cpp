@@ -131,10 +131,12 @@ alignas(64) constexpr int16_t kScaleIndex[2][8][32] = {
 #undef RIGLM_ROW_PAIR
 };
 
-template <int T>
+// Q5_K (kFiveBit) is Q4_K with a fifth bit per weight: 16 added to the nibbles its masks name.
+template <int T, bool kFiveBit>
 void TileQ4_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int16_t* const* sums32,
               float* y, int64_t y_stride) {
-  constexpr uint64_t kColumnBytes = 16 + 16 + 64 + 64 + 4 * 8 * 32;
+  constexpr uint64_t kColumnBytes = kQ4_KColumnBytes + (kFiveBit ? kQ5_KHighBitBytes : 0);
+  const __m512i sixteen = _mm512_set1_epi8(16);
   const __m512i low_mask = _mm512_set1_epi8(0x0f);
   const __m512i expand_pairs[4] = {
       _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
@@ -186,8 +188,16 @@ void TileQ4_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, c
       }
       for (int k = 0; k < 4; ++k) {
         const __m512i w = _mm512_loadu_si512(quants + 256 * chunk + 64 * k);
-        const __m512i lo = _mm512_and_si512(w, low_mask);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), low_mask);
+        __m512i lo = _mm512_and_si512(w, low_mask);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), low_mask);
+        if constexpr (kFiveBit) {
+          const uint8_t* masks = col + kQ4_KColumnBytes + 16 * (4 * chunk + k);
+          uint64_t lo_bits, hi_bits;
+          std::memcpy(&lo_bits, masks, 8);
+          std::memcpy(&hi_bits, masks + 8, 8);
+          lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(lo_bits), lo, sixteen);
+          hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(hi_bits), hi, sixteen);
+        }
         // Lanes 0-15 take row 2k's scale, 16-31 row 2k+1's, for sub-blocks 2c and 2c+1.
         const __m512i sc_lo = _mm512_permutexvar_epi16(
             _mm512_load_si512(kScaleIndex[k % 2][2 * chunk]), scales[k / 2]);
@@ -311,11 +321,13 @@ void Tile(const PackedWeights& w, const uint8_t* group, int groups, const uint8_
   } else if (w.type == DType::kQ6_K) {
     TileQ6_K<T>(group, w.cols / kQK, act, y, y_stride);
   } else if constexpr (T > 2) {
-    // Q4_K takes two tokens at a time to keep its accumulators in registers.
+    // Q4_K and Q5_K take two tokens at a time to keep their accumulators in registers.
     Tile<2>(w, group, groups, act, sums, sums32, y, y_stride);
     Tile<T - 2>(w, group, groups, act + 2, sums + 2, sums32 + 2, y + 2 * y_stride, y_stride);
+  } else if (w.type == DType::kQ5_K) {
+    TileQ4_K<T, true>(group, w.cols / kQK, act, sums32, y, y_stride);
   } else {
-    TileQ4_K<T>(group, w.cols / kQK, act, sums32, y, y_stride);
+    TileQ4_K<T, false>(group, w.cols / kQK, act, sums32, y, y_stride);
   }
 }
 
@@ -346,7 +358,7 @@ void PackedMatMulAvx512(const PackedWeights& w, int64_t group_begin, int64_t gro
       for (int t = 0; t < n; ++t) {
         act[t] = activations + (t0 + t) * act_row_bytes;
         sums[t] = act_sums + 2 * (t0 + t) * blocks;
-        // For Q4_K the same scratch holds 16-bit sums of each 32 activations.
+        // For Q4_K and Q5_K the same scratch holds 16-bit sums of each 32 activations.
         sums32[t] = reinterpret_cast<const int16_t*>(act_sums) + (t0 + t) * blocks;
       }
       for (int64_t g = g0; g < g1; g += pair_groups && g + 1 < g1 ? 2 : 1) {
