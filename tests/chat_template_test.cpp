@@ -137,6 +137,29 @@ TEST(ChatTemplateTest, LimitsStopRunawayTemplates) {
   EXPECT_NE(recursion.status().message().find("nested deeper"), std::string::npos);
 }
 
+// Found by the template fuzzer (UBSan): integer arithmetic past 64 bits is an error, never
+// undefined behaviour or a trap; what fits keeps Python's answers.
+TEST(ChatTemplateTest, IntegerOverflowIsAnErrorAndExactResultsStay) {
+  const char* overflowing[] = {"{{ 9223372036854775807 + 888 }}", "{{ -9223372036854775807 - 2 }}",
+                               "{{ 4294967296 * 4294967296 }}", "{{ 3 ** 40 }}",
+                               "{{ (-9223372036854775807 - 1) // -1 }}", "{{ -(-9223372036854775807 - 1) }}",
+                               "{{ (-9223372036854775807 - 1)|abs }}", "{{ [9223372036854775807, 1]|sum }}"};
+  for (const char* source : overflowing) {
+    auto r = Render(source);
+    ASSERT_FALSE(r.ok()) << source << " gave " << *r;
+    EXPECT_NE(r.status().message().find("overflow"), std::string::npos) << r.status().message();
+  }
+  const std::pair<const char*, const char*> exact[] = {
+      {"{{ 2 ** 62 }}", "4611686018427387904"}, {"{{ (-1) ** 101 }}", "-1"}, {"{{ 0 ** 0 }}", "1"},
+      {"{{ 1 ** 1000000 }}", "1"}, {"{{ (-9223372036854775807 - 1) % -1 }}", "0"}, {"{{ 7 // -2 }}", "-4"},
+      {"{{ -7 % 3 }}", "2"}, {"{{ 9223372036854775806 + 1 }}", "9223372036854775807"}};
+  for (const auto& [source, want] : exact) {
+    auto r = Render(source);
+    ASSERT_TRUE(r.ok()) << source << ": " << r.status().ToString();
+    EXPECT_EQ(*r, want) << source;
+  }
+}
+
 // Found by the template fuzzer: a namespace that holds itself must not leak (ASan checks).
 TEST(ChatTemplateTest, SelfReferencingNamespaceIsReleased) {
   auto r = Render("{% set ns = namespace(a=1) %}{% set ns.self = [ns] %}{% set ns.again = ns %}{{ ns.a }}");

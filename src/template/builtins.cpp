@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include <utf8proc.h>
@@ -409,7 +410,10 @@ Result<Value> Float(const Value& v, CallArgs& a) {
 
 Result<Value> Abs(const Value& v, CallArgs&) {
   if (v.is_float()) return Value(std::fabs(v.AsDouble()));
-  if (v.is_number()) return Value(v.AsInt() < 0 ? -v.AsInt() : v.AsInt());
+  if (v.is_number()) {
+    if (v.AsInt() == std::numeric_limits<int64_t>::min()) return InvalidArgument("abs: integer overflow");
+    return Value(v.AsInt() < 0 ? -v.AsInt() : v.AsInt());
+  }
   return TypeError("bad operand type for abs(): '" + v.TypeName() + "'");
 }
 
@@ -467,8 +471,13 @@ Result<Value> Sum(const Value& v, CallArgs& a) {
   Value total = a.Get(1, "start", Value(0));
   for (const Value& item : items) {
     if (!item.is_number() || !total.is_number()) return TypeError("sum: expected numbers");
-    total = item.is_float() || total.is_float() ? Value(total.AsDouble() + item.AsDouble())
-                                                : Value(total.AsInt() + item.AsInt());
+    if (item.is_float() || total.is_float()) {
+      total = Value(total.AsDouble() + item.AsDouble());
+      continue;
+    }
+    int64_t sum = 0;
+    if (__builtin_add_overflow(total.AsInt(), item.AsInt(), &sum)) return InvalidArgument("sum: integer overflow");
+    total = Value(sum);
   }
   return total;
 }

@@ -1,6 +1,7 @@
 #include "template/template.h"
 
 #include <cmath>
+#include <limits>
 #include <unordered_map>
 
 #include "template/builtins.h"
@@ -435,14 +436,32 @@ class Renderer {
     }
     if (!a.is_number() || !b.is_number()) return type_error();
     const bool floats = a.is_float() || b.is_float();
-    if (op == "+") return floats ? Value(a.AsDouble() + b.AsDouble()) : Value(a.AsInt() + b.AsInt());
-    if (op == "-") return floats ? Value(a.AsDouble() - b.AsDouble()) : Value(a.AsInt() - b.AsInt());
-    if (op == "*") return floats ? Value(a.AsDouble() * b.AsDouble()) : Value(a.AsInt() * b.AsInt());
+    // Python's integers never overflow; ours are 64-bit, so a result beyond them is an error.
+    int64_t r = 0;
+    auto int_result = [&](bool overflow) -> Result<Value> {
+      if (overflow) return At(e, InvalidArgument("integer overflow in '" + op + "'"));
+      return Value(r);
+    };
+    if (op == "+") {
+      return floats ? Value(a.AsDouble() + b.AsDouble()) : int_result(__builtin_add_overflow(a.AsInt(), b.AsInt(), &r));
+    }
+    if (op == "-") {
+      return floats ? Value(a.AsDouble() - b.AsDouble()) : int_result(__builtin_sub_overflow(a.AsInt(), b.AsInt(), &r));
+    }
+    if (op == "*") {
+      return floats ? Value(a.AsDouble() * b.AsDouble()) : int_result(__builtin_mul_overflow(a.AsInt(), b.AsInt(), &r));
+    }
     if (op == "**") {
       if (!floats && b.AsInt() >= 0) {
-        int64_t r = 1;
-        for (int64_t i = 0; i < b.AsInt() && i < 64; ++i) r *= a.AsInt();
-        return Value(r);
+        const int64_t base = a.AsInt(), exponent = b.AsInt();
+        if (exponent == 0) return Value(int64_t{1});
+        if (base == 0 || base == 1) return Value(base);
+        if (base == -1) return Value(exponent % 2 == 0 ? int64_t{1} : int64_t{-1});
+        // |base| >= 2 overflows within 63 steps, so the loop is short.
+        bool overflow = false;
+        r = 1;
+        for (int64_t i = 0; i < exponent && !overflow; ++i) overflow = __builtin_mul_overflow(r, base, &r);
+        return int_result(overflow);
       }
       return Value(std::pow(a.AsDouble(), b.AsDouble()));
     }
@@ -450,6 +469,7 @@ class Renderer {
     if (op == "/") return Value(a.AsDouble() / b.AsDouble());
     if (op == "//") {
       if (floats) return Value(std::floor(a.AsDouble() / b.AsDouble()));
+      if (a.AsInt() == std::numeric_limits<int64_t>::min() && b.AsInt() == -1) return int_result(true);
       const int64_t q = a.AsInt() / b.AsInt();
       return Value((a.AsInt() % b.AsInt() != 0 && ((a.AsInt() < 0) != (b.AsInt() < 0))) ? q - 1 : q);
     }
@@ -458,7 +478,8 @@ class Renderer {
         const double r = std::fmod(a.AsDouble(), b.AsDouble());
         return Value(r != 0 && ((r < 0) != (b.AsDouble() < 0)) ? r + b.AsDouble() : r);
       }
-      const int64_t r = a.AsInt() % b.AsInt();
+      if (b.AsInt() == -1) return Value(int64_t{0});  // INT64_MIN % -1 would trap
+      r = a.AsInt() % b.AsInt();
       return Value(r != 0 && ((r < 0) != (b.AsInt() < 0)) ? r + b.AsInt() : r);
     }
     return type_error();
@@ -534,7 +555,10 @@ class Renderer {
       case Expr::Kind::kNegate: {
         RIGLM_ASSIGN_OR_RETURN(Value v, Eval(*e.items[0]));
         if (v.is_float()) return Value(-v.AsDouble());
-        if (v.is_number()) return Value(-v.AsInt());
+        if (v.is_number()) {
+          if (v.AsInt() == std::numeric_limits<int64_t>::min()) return At(e, InvalidArgument("integer overflow in unary -"));
+          return Value(-v.AsInt());
+        }
         return At(e, InvalidArgument("bad operand type for unary -: '" + v.TypeName() + "'"));
       }
       case Expr::Kind::kAnd: {
