@@ -143,12 +143,12 @@ int RunBench(const BenchFlags& flags) {
                 bandwidth / 1e9,
                 on_gpu ? "the GPU's peak"
                                             : (std::to_string(pool.num_threads()) +
-                                               " threads, median of the measurements before each generation run").c_str(),
+                                               " threads, median over the generation runs").c_str(),
                 FormatBytes(bytes_per_token).c_str(), ceiling);
   }
   for (const BenchResult& r : results) {
     if (r.n_gen > 0 && bandwidth > 0) {
-      std::printf("%s: %.1f%% of the ceiling (each run against the bandwidth measured just before it)\n",
+      std::printf("%s: %.1f%% of the ceiling (each run against the bandwidth measured just before and after it)\n",
                   r.test.c_str(), 100.0 * r.ceiling_fraction);
     }
   }

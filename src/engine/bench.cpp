@@ -49,20 +49,30 @@ Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64
 namespace {
 
 // tg: `repetitions` timed runs of n_gen single-token steps after a short warm-up; `bandwidth`
-// (bytes/s, called before each run; may be null) sets each run's ceiling.
+// (bytes/s; may be null) is measured before the first run and after each, and the mean of the
+// two around a run sets its ceiling: on a shared machine whose bandwidth swings from second to
+// second, one measurement on one side of a run was measured to miss the run's conditions by up
+// to 20%.
 Result<BenchResult> TimeGeneration(const LlamaModel& model, int64_t n_gen, int repetitions,
                                    const std::function<Status(int32_t token, int64_t position)>& step,
                                    const std::function<double()>& bandwidth) {
   BenchResult r;
   r.test = "tg" + std::to_string(n_gen);
   r.n_gen = n_gen;
+  double before = 0.0;
   for (int rep = -1; rep < repetitions; ++rep) {
     const int64_t steps = rep < 0 ? std::min<int64_t>(n_gen, 8) : n_gen;
-    if (rep >= 0 && bandwidth) r.bandwidth_samples.push_back(bandwidth());
+    if (rep == 0 && bandwidth) before = bandwidth();
     const auto start = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < steps; ++i) RIGLM_RETURN_IF_ERROR(step(TokenAt(i, model.config().vocab_size), i));
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (rep >= 0) r.samples_ts.push_back(static_cast<double>(steps) / seconds);
+    if (rep < 0) continue;
+    r.samples_ts.push_back(static_cast<double>(steps) / seconds);
+    if (bandwidth) {
+      const double after = bandwidth();
+      r.bandwidth_samples.push_back((before + after) / 2.0);
+      before = after;
+    }
   }
   Summarize(&r);
   if (!r.bandwidth_samples.empty()) {

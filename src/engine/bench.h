@@ -17,9 +17,10 @@ struct BenchResult {
   std::vector<double> samples_ts;  // tokens per second of each repetition
   double avg_ts = 0.0;
   double stddev_ts = 0.0;
-  // Generation only: memory read bandwidth measured just before each repetition (bytes/s), and
-  // each repetition's speed as a fraction of the ceiling that bandwidth sets. Measuring them in
-  // pairs keeps the ratio meaningful on machines whose bandwidth swings from minute to minute.
+  // Generation only: memory read bandwidth around each repetition (bytes/s; the mean of the
+  // measurements just before and just after it), and each repetition's speed as a fraction of
+  // the ceiling that bandwidth sets. Measuring them together keeps the ratio meaningful on
+  // machines whose bandwidth swings from minute to minute.
   std::vector<double> bandwidth_samples;
   double ceiling_fraction = 0.0;
 };
