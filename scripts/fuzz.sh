@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
+# A UBSan report is a finding like a crash: stop there, so the run fails.
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 for target in gguf template api safetensors; do

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -41,21 +42,21 @@ TEST(ThreadPoolTest, EverySplitRunsEachIndexOnce) {
   }
 }
 
-TEST(ThreadPoolTest, BalancedChunksAreWholeAndInOrderWithinAShare) {
+TEST(ThreadPoolTest, BalancedChunksAreWholeAndCoverEveryIndexOnce) {
   ThreadPool pool(2);
-  std::vector<std::pair<int64_t, int64_t>> ranges[2];
-  std::atomic<int> next_slot{0};
-  thread_local int slot = -1;
+  std::mutex mutex;
+  std::vector<std::pair<int64_t, int64_t>> ranges;
   pool.ParallelForBalanced(100, 8, [&](int64_t begin, int64_t end) {
-    if (slot < 0) slot = next_slot.fetch_add(1);
-    ranges[slot].push_back({begin, end});
+    std::lock_guard<std::mutex> lock(mutex);
+    ranges.push_back({begin, end});
   });
-  for (const auto& r : ranges) {
-    for (const auto& [begin, end] : r) {
-      EXPECT_EQ(begin % 8, 0);
-      EXPECT_TRUE(end - begin == 8 || end == 100) << begin << ".." << end;
-    }
+  std::vector<int> covered(100, 0);
+  for (const auto& [begin, end] : ranges) {
+    EXPECT_EQ(begin % 8, 0);
+    EXPECT_TRUE(end - begin == 8 || end == 100) << begin << ".." << end;
+    for (int64_t i = begin; i < end; ++i) ++covered[i];
   }
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(covered[i], 1) << "index " << i;
 }
 
 // One thread is held inside its first chunk until every other chunk has run: that can only
