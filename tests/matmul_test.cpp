@@ -176,36 +176,44 @@ namespace riglm::cpu {
 namespace {
 
 // Fused products (one parallel region, activations quantized once) equal separate ones, for
-// packed matrices and for a mix that cannot be fused.
+// packed matrices of one type, for K-quants of different types (they share their activations),
+// and for a mix that cannot be fused; with one token (decoding's split) and with three.
 TEST(MatMulManyTest, EqualsSeparateProducts) {
-  for (DType second_type : {DType::kQ4_0, DType::kQ8_0}) {
+  const std::vector<std::vector<DType>> mixes = {
+      {DType::kQ4_0, DType::kQ4_0, DType::kQ4_0}, {DType::kQ4_0, DType::kQ8_0, DType::kQ4_0},
+      {DType::kQ4_K, DType::kQ6_K, DType::kQ5_K}, {DType::kQ6_K, DType::kQ4_K, DType::kQ6_K},
+      {DType::kQ6_K, DType::kQ6_K, DType::kQ6_K}};
+  for (const std::vector<DType>& types : mixes) {
     const int64_t cols = 256;
     const std::vector<int64_t> rows = {64, 16, 24};
     std::vector<std::vector<uint8_t>> storage;
     std::vector<WeightMatrix> matrices;
+    std::string mix;
     for (size_t i = 0; i < rows.size(); ++i) {
-      const DType type = i == 1 ? second_type : DType::kQ4_0;
+      const DType type = types[i];
+      mix += std::string(DTypeName(type)) + " ";
       std::vector<float> values = RandomFloats(rows[i] * cols, 60 + i, 1.0f);
       storage.emplace_back(RowBytes(type, rows[i] * cols));
       QuantizeRow(type, values.data(), storage.back().data(), rows[i] * cols);
       matrices.push_back({type, storage.back().data(), rows[i], cols, RowBytes(type, cols), nullptr});
       PreparePacked(&matrices.back());
     }
-    const int64_t tokens = 3;
-    const std::vector<float> x = RandomFloats(tokens * cols, 70, 1.0f);
-    ThreadPool pool(2);
-    MatMulScratch scratch;
-    std::vector<std::vector<float>> fused(rows.size()), separate(rows.size());
-    std::vector<MatMulTask> tasks;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      fused[i].resize(tokens * rows[i]);
-      separate[i].resize(tokens * rows[i]);
-      tasks.push_back({&matrices[i], fused[i].data()});
-    }
-    MatMulMany(tasks, x.data(), tokens, pool, scratch);
-    for (size_t i = 0; i < rows.size(); ++i) {
-      MatMul(matrices[i], x.data(), tokens, separate[i].data(), pool, scratch);
-      EXPECT_EQ(fused[i], separate[i]) << "matrix " << i << " with " << DTypeName(second_type);
+    for (int64_t tokens : {1, 3}) {
+      const std::vector<float> x = RandomFloats(tokens * cols, 70 + tokens, 1.0f);
+      ThreadPool pool(2);
+      MatMulScratch scratch;
+      std::vector<std::vector<float>> fused(rows.size()), separate(rows.size());
+      std::vector<MatMulTask> tasks;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        fused[i].resize(tokens * rows[i]);
+        separate[i].resize(tokens * rows[i]);
+        tasks.push_back({&matrices[i], fused[i].data()});
+      }
+      MatMulMany(tasks, x.data(), tokens, pool, scratch);
+      for (size_t i = 0; i < rows.size(); ++i) {
+        MatMul(matrices[i], x.data(), tokens, separate[i].data(), pool, scratch);
+        EXPECT_EQ(fused[i], separate[i]) << "matrix " << i << " of " << mix << "with " << tokens << " tokens";
+      }
     }
   }
 }

@@ -61,7 +61,8 @@ void PreparePackedActivations(DType type, int64_t cols, const float* x, int64_t 
   });
 }
 
-// One parallel region over the 8-row groups of all `tasks` (packed, same type and width).
+// One parallel region over the row groups of all `tasks` (packed, same width, activations
+// prepared for all of them).
 void RunPackedTasks(std::span<const MatMulTask> tasks, int64_t num_tokens, ThreadPool& pool, MatMulScratch& scratch) {
   const WeightMatrix& first = *tasks[0].weights;
   const uint64_t act_row_bytes = RowBytes(ActivationType(first.type), first.cols);
@@ -96,15 +97,23 @@ void MatMulMany(std::span<const MatMulTask> tasks, const float* x, int64_t num_t
                 MatMulScratch& scratch) {
   if (tasks.empty()) return;
   const WeightMatrix& first = *tasks[0].weights;
+  // One set of activations serves every task: the same type, or K-quants together (Q4_K_M files
+  // keep some layers' V in Q6_K): all read Q8_K activations, and Q4_K and Q5_K the same 16-bit
+  // sums, which Q6_K ignores.
+  auto k_quant = [](DType t) { return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K; };
   bool fusable = first.packed != nullptr;
+  DType prepare_for = first.type;
   for (const MatMulTask& t : tasks) {
-    fusable = fusable && t.weights->packed && t.weights->type == first.type && t.weights->cols == first.cols;
+    const DType type = t.weights->type;
+    fusable = fusable && t.weights->packed && t.weights->cols == first.cols &&
+              (type == first.type || (k_quant(type) && k_quant(first.type)));
+    if (type != DType::kQ6_K && k_quant(type)) prepare_for = type;
   }
   if (!fusable) {
     for (const MatMulTask& t : tasks) MatMul(*t.weights, x, num_tokens, t.out, pool, scratch);
     return;
   }
-  PreparePackedActivations(first.type, first.cols, x, num_tokens, pool, scratch);
+  PreparePackedActivations(prepare_for, first.cols, x, num_tokens, pool, scratch);
   RunPackedTasks(tasks, num_tokens, pool, scratch);
 }
 
