@@ -41,8 +41,8 @@ bool CanPack(DType type, int64_t rows, int64_t cols) {
   if (std::getenv("RIGLM_NO_PACK") != nullptr) return false;  // for comparisons and tests
   if (!HasAvx512Vnni()) return false;
   if (type == DType::kQ4_0 || type == DType::kQ8_0) return rows % kPackRowsLegacy == 0 && cols % 64 == 0;
-  return (type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K) && rows % kPackRowsK == 0 &&
-         cols % kQK == 0;
+  return (type == DType::kQ3_K || type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K) &&
+         rows % kPackRowsK == 0 && cols % kQK == 0;
 }
 
 namespace {
@@ -121,12 +121,31 @@ PackedWeights PackQ6_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
   return p;
 }
 
+PackedWeights PackQ3_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
+  const int64_t blocks = cols / kQK;
+  PackedWeights p = AllocatePacked(DType::kQ3_K, rows, cols, blocks, kQ3_KColumnBytes);
+  for (int64_t g = 0; g < rows / kPackRowsK; ++g) {
+    uint8_t* out = p.data.get() + g * p.group_bytes;
+    for (int64_t b = 0; b < blocks; ++b, out += kQ3_KColumnBytes) {
+      for (int r = 0; r < kPackRowsK; ++r) {
+        const auto* block = reinterpret_cast<const BlockQ3_K*>(data + (g * kPackRowsK + r) * row_bytes) + b;
+        std::memcpy(out + 2 * r, &block->scale_f16, 2);
+        UnpackQ3KScales(block->scales, reinterpret_cast<int8_t*>(out + 16 + 16 * r));
+        for (int half = 0; half < 2; ++half) std::memcpy(out + 144 + 256 * half + 32 * r, block->quants + 32 * half, 32);
+        std::memcpy(out + 656 + 32 * r, block->high_mask, 32);
+      }
+    }
+  }
+  return p;
+}
+
 }  // namespace
 
 PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   if (type == DType::kQ4_K) return PackQ4_KOrQ5_K<BlockQ4_K>(type, data, rows, cols, row_bytes);
   if (type == DType::kQ5_K) return PackQ4_KOrQ5_K<BlockQ5_K>(type, data, rows, cols, row_bytes);
   if (type == DType::kQ6_K) return PackQ6_K(data, rows, cols, row_bytes);
+  if (type == DType::kQ3_K) return PackQ3_K(data, rows, cols, row_bytes);
   const int64_t blocks = cols / 32;
   const uint64_t quant_bytes = type == DType::kQ4_0 ? 16 : 32;
   const uint64_t block_bytes = type == DType::kQ4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);

@@ -315,6 +315,67 @@ void TileQ6_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
   }
 }
 
+// Q3_K the same way as Q6_K: each 3-bit value rebuilt as q + 4 (two low bits, and the high bit
+// from the row's mask), the +4 taken back out through the activations' 16-element sums.
+template <int T>
+void TileQ3_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, float* y, int64_t y_stride) {
+  const __m512i two_bits = _mm512_set1_epi8(3);
+  const __m512i four = _mm512_set1_epi8(4);
+  const __m512i expand_pairs[4] = {
+      _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+      _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+      _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+      _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+  };
+  __m512 acc[4][T];
+  for (int k = 0; k < 4; ++k) {
+    for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
+  }
+  const uint8_t* col = group;
+  for (int64_t b = 0; b < blocks; ++b, col += kQ3_KColumnBytes) {
+    PrefetchAhead<kQ3_KColumnBytes>(col);
+    const BlockQ8_K* a[T];
+    for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act[t]) + b;
+    const __m512 d_rows = _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col))));
+    for (int k = 0; k < 4; ++k) {
+      // Rows 2k and 2k+1: 16 scales each, as 16-bit lanes.
+      const __m512i scales = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 16 + 32 * k)));
+      __m512i isum[T];
+      for (int t = 0; t < T; ++t) {
+        // The +4 of every rebuilt value: minus 4 * sum over sub-blocks of scale * activation sum.
+        const __m512i sums16 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->sums)));
+        isum[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_madd_epi16(scales, sums16), 2));
+      }
+      const __m512i high = _mm512_loadu_si512(col + 656 + 64 * k);
+      for (int half = 0; half < 2; ++half) {
+        const __m512i low = _mm512_loadu_si512(col + 144 + 256 * half + 64 * k);
+        for (int g = 0; g < 4; ++g) {
+          // Elements 128 half + 32 g + l: bits 2g of quant byte l, bit 4 half + g of mask byte l.
+          const int bit = 4 * half + g;
+          const __m512i high4 = bit >= 2 ? _mm512_srli_epi16(high, bit - 2) : _mm512_slli_epi16(high, 2 - bit);
+          const __m512i q = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(low, 2 * g), two_bits),
+                                            _mm512_and_si512(high4, four));
+          const __m512i sc = _mm512_permutexvar_epi16(_mm512_load_si512(kQ6ScaleIndex[bit]), scales);
+          for (int t = 0; t < T; ++t) {
+            const __m512i a8 = _mm512_broadcast_i64x4(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->quants + 128 * half + 32 * g)));
+            isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(q, a8), sc);
+          }
+        }
+      }
+      const __m512 d = _mm512_permutexvar_ps(expand_pairs[k], d_rows);
+      for (int t = 0; t < T; ++t) {
+        acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, _mm512_set1_ps(a[t]->scale)), acc[k][t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    float rows[8];
+    for (int k = 0; k < 4; ++k) SumHalves(acc[k][t], rows + 2 * k);
+    for (int r = 0; r < 8; ++r) y[t * y_stride + r] = rows[r];
+  }
+}
+
 // `groups` consecutive row groups (2 only for Q4_0) by T tokens.
 template <int T>
 void Tile(const PackedWeights& w, const uint8_t* group, int groups, const uint8_t* const* act,
@@ -326,6 +387,8 @@ void Tile(const PackedWeights& w, const uint8_t* group, int groups, const uint8_
     TileLegacy<T, 1, false>(group, w.group_bytes, w.cols / 32, act, sums, y, y_stride);
   } else if (w.type == DType::kQ6_K) {
     TileQ6_K<T>(group, w.cols / kQK, act, y, y_stride);
+  } else if (w.type == DType::kQ3_K) {
+    TileQ3_K<T>(group, w.cols / kQK, act, y, y_stride);
   } else if constexpr (T > 2) {
     // Q4_K and Q5_K take two tokens at a time to keep their accumulators in registers.
     Tile<2>(w, group, groups, act, sums, sums32, y, y_stride);
