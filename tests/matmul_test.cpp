@@ -166,7 +166,8 @@ TEST_P(PackedMatMulTest, MatchesDequantizedFloat64) {
   for (int64_t rows : {48, 528}) CheckPackedMatMul(GetParam(), rows);
 }
 
-INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType::kQ4_0, DType::kQ8_0, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K),
+INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType::kQ4_0, DType::kQ8_0, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K,
+                                                                  DType::kQ5_K, DType::kQ6_K),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 }  // namespace
@@ -182,7 +183,8 @@ TEST(MatMulManyTest, EqualsSeparateProducts) {
   const std::vector<std::vector<DType>> mixes = {
       {DType::kQ4_0, DType::kQ4_0, DType::kQ4_0}, {DType::kQ4_0, DType::kQ8_0, DType::kQ4_0},
       {DType::kQ4_K, DType::kQ6_K, DType::kQ5_K}, {DType::kQ6_K, DType::kQ4_K, DType::kQ6_K},
-      {DType::kQ6_K, DType::kQ6_K, DType::kQ6_K}, {DType::kQ3_K, DType::kQ5_K, DType::kQ3_K}};
+      {DType::kQ6_K, DType::kQ6_K, DType::kQ6_K}, {DType::kQ3_K, DType::kQ5_K, DType::kQ3_K},
+      {DType::kQ2_K, DType::kQ4_K, DType::kQ6_K}};
   for (const std::vector<DType>& types : mixes) {
     const int64_t cols = 256;
     const std::vector<int64_t> rows = {64, 16, 24};

@@ -99,9 +99,9 @@ void MatMulMany(std::span<const MatMulTask> tasks, const float* x, int64_t num_t
   const WeightMatrix& first = *tasks[0].weights;
   // One set of activations serves every task: the same type, or K-quants together (Q4_K_M files
   // keep some layers' V in Q6_K): all read Q8_K activations, and Q4_K and Q5_K the same 16-bit
-  // sums, which Q3_K and Q6_K ignore.
+  // sums, which the others ignore.
   auto k_quant = [](DType t) {
-    return t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
+    return t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
   };
   bool fusable = first.packed != nullptr;
   DType prepare_for = first.type;

@@ -41,7 +41,7 @@ bool CanPack(DType type, int64_t rows, int64_t cols) {
   if (std::getenv("RIGLM_NO_PACK") != nullptr) return false;  // for comparisons and tests
   if (!HasAvx512Vnni()) return false;
   if (type == DType::kQ4_0 || type == DType::kQ8_0) return rows % kPackRowsLegacy == 0 && cols % 64 == 0;
-  return (type == DType::kQ3_K || type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K) &&
+  return (type == DType::kQ2_K || type == DType::kQ3_K || type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K) &&
          rows % kPackRowsK == 0 && cols % kQK == 0;
 }
 
@@ -121,6 +121,24 @@ PackedWeights PackQ6_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
   return p;
 }
 
+PackedWeights PackQ2_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
+  const int64_t blocks = cols / kQK;
+  PackedWeights p = AllocatePacked(DType::kQ2_K, rows, cols, blocks, kQ2_KColumnBytes);
+  for (int64_t g = 0; g < rows / kPackRowsK; ++g) {
+    uint8_t* out = p.data.get() + g * p.group_bytes;
+    for (int64_t b = 0; b < blocks; ++b, out += kQ2_KColumnBytes) {
+      for (int r = 0; r < kPackRowsK; ++r) {
+        const auto* block = reinterpret_cast<const BlockQ2_K*>(data + (g * kPackRowsK + r) * row_bytes) + b;
+        std::memcpy(out + 2 * r, &block->scale_f16, 2);
+        std::memcpy(out + 16 + 2 * r, &block->min_f16, 2);
+        std::memcpy(out + 32 + 16 * r, block->scales, 16);
+        for (int half = 0; half < 2; ++half) std::memcpy(out + 160 + 256 * half + 32 * r, block->quants + 32 * half, 32);
+      }
+    }
+  }
+  return p;
+}
+
 PackedWeights PackQ3_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   const int64_t blocks = cols / kQK;
   PackedWeights p = AllocatePacked(DType::kQ3_K, rows, cols, blocks, kQ3_KColumnBytes);
@@ -146,6 +164,7 @@ PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, 
   if (type == DType::kQ5_K) return PackQ4_KOrQ5_K<BlockQ5_K>(type, data, rows, cols, row_bytes);
   if (type == DType::kQ6_K) return PackQ6_K(data, rows, cols, row_bytes);
   if (type == DType::kQ3_K) return PackQ3_K(data, rows, cols, row_bytes);
+  if (type == DType::kQ2_K) return PackQ2_K(data, rows, cols, row_bytes);
   const int64_t blocks = cols / 32;
   const uint64_t quant_bytes = type == DType::kQ4_0 ? 16 : 32;
   const uint64_t block_bytes = type == DType::kQ4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);

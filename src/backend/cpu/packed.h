@@ -1,5 +1,5 @@
 // Weights repacked at load time into the layout the AVX-512 VNNI kernels read fastest: groups
-// of 16 (Q4_0, Q8_0) or 8 rows (Q3_K, Q4_K, Q5_K, Q6_K) interleaved column by column, so one vector load
+// of 16 (Q4_0, Q8_0) or 8 rows (K-quants) interleaved column by column, so one vector load
 // feeds several rows and the activation block is loaded once for all of them. Goals: fewer
 // instructions per weight byte, so decoding runs at memory speed on few cores. Non-goals: the
 // other formats (they keep their GGUF layout and the row-by-row kernels).
@@ -20,6 +20,7 @@ constexpr int kPackRowsK = 8;
 constexpr uint64_t kQ4_KColumnBytes = 16 + 16 + 64 + 64 + 4 * kPackRowsK * 32;
 constexpr uint64_t kQ5_KHighBitBytes = 4 * (kPackRowsK / 2) * 16;
 constexpr uint64_t kQ3_KColumnBytes = 16 + 128 + 2 * kPackRowsK * 32 + kPackRowsK * 32;
+constexpr uint64_t kQ2_KColumnBytes = 16 + 16 + 128 + 2 * kPackRowsK * 32;
 
 // Layout, per group and per block column b:
 //   Q4_0x16 (32 elements): 16 f16 scales (32 bytes), then 4 vectors of 64 bytes: vector j holds,
@@ -38,6 +39,8 @@ constexpr uint64_t kQ3_KColumnBytes = 16 + 128 + 2 * kPackRowsK * 32 + kPackRows
 //   Q3_Kx8 (256 elements): 8 f16 d, the scales unpacked to int8 (offset removed) [row][16], then
 //           per 128-element half the rows' 32 bytes of 2-bit quants, then the rows' 32-byte
 //           high-bit masks.
+//   Q2_Kx8 (256 elements): 8 f16 d, 8 f16 dmin, the rows' 16 scale-and-min bytes as in GGUF, then
+//           per 128-element half the rows' 32 bytes of 2-bit quants: the same bytes as GGUF.
 struct PackedWeights {
   DType type = DType::kF32;  // the GGUF type that was packed
   int64_t rows = 0;

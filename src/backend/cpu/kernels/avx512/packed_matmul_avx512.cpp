@@ -376,6 +376,69 @@ void TileQ3_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
   }
 }
 
+// Q2_K as Q3_K without the high bits, and with a minimum per 16 elements: its sum over the
+// sub-blocks of min * (activation sum) is subtracted, scaled by dmin.
+template <int T>
+void TileQ2_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, float* y, int64_t y_stride) {
+  const __m512i two_bits = _mm512_set1_epi8(3);
+  const __m512i low_nibble = _mm512_set1_epi16(0x0f);
+  const __m512i expand_pairs[4] = {
+      _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+      _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+      _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+      _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+  };
+  __m512 acc[4][T];
+  for (int k = 0; k < 4; ++k) {
+    for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
+  }
+  const uint8_t* col = group;
+  for (int64_t b = 0; b < blocks; ++b, col += kQ2_KColumnBytes) {
+    PrefetchAhead<kQ2_KColumnBytes>(col);
+    const BlockQ8_K* a[T];
+    for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act[t]) + b;
+    const __m512 d_rows = _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col))));
+    const __m512 dmin_rows =
+        _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16))));
+    for (int k = 0; k < 4; ++k) {
+      // Rows 2k and 2k+1: 16 scales and 16 mins each, as 16-bit lanes.
+      const __m512i packed = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 32 + 32 * k)));
+      const __m512i scales = _mm512_and_si512(packed, low_nibble);
+      const __m512i mins = _mm512_srli_epi16(packed, 4);
+      __m512i isum[T], min_sum[T];
+      for (int t = 0; t < T; ++t) {
+        isum[t] = _mm512_setzero_si512();
+        const __m512i sums16 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->sums)));
+        min_sum[t] = _mm512_madd_epi16(mins, sums16);
+      }
+      for (int half = 0; half < 2; ++half) {
+        const __m512i low = _mm512_loadu_si512(col + 160 + 256 * half + 64 * k);
+        for (int g = 0; g < 4; ++g) {
+          const __m512i q = _mm512_and_si512(_mm512_srli_epi16(low, 2 * g), two_bits);
+          const __m512i sc = _mm512_permutexvar_epi16(_mm512_load_si512(kQ6ScaleIndex[4 * half + g]), scales);
+          for (int t = 0; t < T; ++t) {
+            const __m512i a8 = _mm512_broadcast_i64x4(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->quants + 128 * half + 32 * g)));
+            isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(q, a8), sc);
+          }
+        }
+      }
+      const __m512 d = _mm512_permutexvar_ps(expand_pairs[k], d_rows);
+      const __m512 dmin = _mm512_permutexvar_ps(expand_pairs[k], dmin_rows);
+      for (int t = 0; t < T; ++t) {
+        const __m512 da = _mm512_set1_ps(a[t]->scale);
+        acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, da), acc[k][t]);
+        acc[k][t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(min_sum[t]), _mm512_mul_ps(dmin, da), acc[k][t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    float rows[8];
+    for (int k = 0; k < 4; ++k) SumHalves(acc[k][t], rows + 2 * k);
+    for (int r = 0; r < 8; ++r) y[t * y_stride + r] = rows[r];
+  }
+}
+
 // `groups` consecutive row groups (2 only for Q4_0) by T tokens.
 template <int T>
 void Tile(const PackedWeights& w, const uint8_t* group, int groups, const uint8_t* const* act,
@@ -389,6 +452,8 @@ void Tile(const PackedWeights& w, const uint8_t* group, int groups, const uint8_
     TileQ6_K<T>(group, w.cols / kQK, act, y, y_stride);
   } else if (w.type == DType::kQ3_K) {
     TileQ3_K<T>(group, w.cols / kQK, act, y, y_stride);
+  } else if (w.type == DType::kQ2_K) {
+    TileQ2_K<T>(group, w.cols / kQK, act, y, y_stride);
   } else if constexpr (T > 2) {
     // Q4_K and Q5_K take two tokens at a time to keep their accumulators in registers.
     Tile<2>(w, group, groups, act, sums, sums32, y, y_stride);
