@@ -166,8 +166,10 @@ TEST_P(PackedMatMulTest, MatchesDequantizedFloat64) {
   for (int64_t rows : {48, 528}) CheckPackedMatMul(GetParam(), rows);
 }
 
-INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType::kQ4_0, DType::kQ8_0, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K,
-                                                                  DType::kQ5_K, DType::kQ6_K),
+INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType::kQ4_0, DType::kQ8_0, DType::kQ4_1, DType::kQ5_0,
+                                                                  DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K,
+                                                                  DType::kQ3_K, DType::kQ4_K, DType::kQ5_K,
+                                                                  DType::kQ6_K),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 }  // namespace

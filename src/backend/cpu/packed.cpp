@@ -40,7 +40,7 @@ bool HasAvx512Vnni() {
 bool CanPack(DType type, int64_t rows, int64_t cols) {
   if (std::getenv("RIGLM_NO_PACK") != nullptr) return false;  // for comparisons and tests
   if (!HasAvx512Vnni()) return false;
-  if (type == DType::kQ4_0 || type == DType::kQ8_0) return rows % kPackRowsLegacy == 0 && cols % 64 == 0;
+  if (IsPackedLegacy(type)) return rows % kPackRowsLegacy == 0 && cols % 64 == 0;
   return (type == DType::kQ2_K || type == DType::kQ3_K || type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K) &&
          rows % kPackRowsK == 0 && cols % kQK == 0;
 }
@@ -53,7 +53,7 @@ PackedWeights AllocatePacked(DType type, int64_t rows, int64_t cols, int64_t blo
   p.type = type;
   p.rows = rows;
   p.cols = cols;
-  p.group_rows = type == DType::kQ4_0 || type == DType::kQ8_0 ? kPackRowsLegacy : kPackRowsK;
+  p.group_rows = IsPackedLegacy(type) ? kPackRowsLegacy : kPackRowsK;
   p.group_bytes = column_bytes * blocks;
   const uint64_t total = p.group_bytes * (rows / p.group_rows);
   p.data = AllocateLarge(total);
@@ -121,6 +121,54 @@ PackedWeights PackQ6_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
   return p;
 }
 
+// The 32-element formats: per block column, the rows' f16 scales, then (Q4_1, Q5_1) their f16
+// minima, then the quants in 4-byte lanes, then (Q5_0, Q5_1) the fifth bits as masks.
+PackedWeights PackLegacy(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
+  const bool q8 = type == DType::kQ8_0;
+  const bool has_min = type == DType::kQ4_1 || type == DType::kQ5_1;
+  const bool five_bit = type == DType::kQ5_0 || type == DType::kQ5_1;
+  const int64_t blocks = cols / 32;
+  const uint64_t quant_bytes = q8 ? 32 : 16;
+  const uint64_t block_bytes = RowBytes(type, 32);
+  // Where each format keeps its quants, and (Q5_0, Q5_1) its 32 fifth bits, within a block.
+  const uint64_t quants_in_block = block_bytes - quant_bytes;
+  const uint64_t high_bits_in_block = has_min ? 4 : 2;
+  const uint64_t quants_at = 2 * kPackRowsLegacy * (has_min ? 2 : 1);
+  const uint64_t column_bytes = quants_at + kPackRowsLegacy * quant_bytes + (five_bit ? 64 : 0);
+  PackedWeights p = AllocatePacked(type, rows, cols, blocks, column_bytes);
+  for (int64_t g = 0; g < rows / kPackRowsLegacy; ++g) {
+    uint8_t* out = p.data.get() + g * p.group_bytes;
+    for (int64_t b = 0; b < blocks; ++b, out += column_bytes) {
+      if (five_bit) std::memset(out + quants_at + kPackRowsLegacy * quant_bytes, 0, 64);
+      for (int r = 0; r < kPackRowsLegacy; ++r) {
+        const uint8_t* block = data + (g * kPackRowsLegacy + r) * row_bytes + b * block_bytes;
+        std::memcpy(out + 2 * r, block, 2);  // f16 scale
+        if (has_min) std::memcpy(out + 32 + 2 * r, block + 2, 2);
+        for (uint64_t j = 0; j < quant_bytes / 4; ++j) {
+          uint8_t* lane = out + quants_at + 64 * j + 4 * r;
+          std::memcpy(lane, block + quants_in_block + 4 * j, 4);
+          if (q8) {
+            // Stored as unsigned w + 128, the operand dpbusd wants; the kernel subtracts 128 * sum(a).
+            for (int k = 0; k < 4; ++k) lane[k] ^= 0x80;
+          }
+        }
+        if (five_bit) {
+          uint32_t high;
+          std::memcpy(&high, block + high_bits_in_block, 4);
+          // Mask 2j (low nibbles) or 2j + 1 (high): bit 4r + i for element 4j + i (or 16 + 4j + i).
+          uint8_t* masks = out + quants_at + kPackRowsLegacy * quant_bytes;
+          for (int e = 0; e < 32; ++e) {
+            if (!(high >> e & 1)) continue;
+            const int j = (e % 16) / 4, i = e % 4, mask = 2 * j + (e >= 16 ? 1 : 0), bit = 4 * r + i;
+            masks[8 * mask + bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+          }
+        }
+      }
+    }
+  }
+  return p;
+}
+
 PackedWeights PackQ2_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   const int64_t blocks = cols / kQK;
   PackedWeights p = AllocatePacked(DType::kQ2_K, rows, cols, blocks, kQ2_KColumnBytes);
@@ -165,29 +213,7 @@ PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, 
   if (type == DType::kQ6_K) return PackQ6_K(data, rows, cols, row_bytes);
   if (type == DType::kQ3_K) return PackQ3_K(data, rows, cols, row_bytes);
   if (type == DType::kQ2_K) return PackQ2_K(data, rows, cols, row_bytes);
-  const int64_t blocks = cols / 32;
-  const uint64_t quant_bytes = type == DType::kQ4_0 ? 16 : 32;
-  const uint64_t block_bytes = type == DType::kQ4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
-  const uint64_t column_bytes = 2 * kPackRowsLegacy + kPackRowsLegacy * quant_bytes;
-  PackedWeights p = AllocatePacked(type, rows, cols, blocks, column_bytes);
-  for (int64_t g = 0; g < rows / kPackRowsLegacy; ++g) {
-    uint8_t* out = p.data.get() + g * p.group_bytes;
-    for (int64_t b = 0; b < blocks; ++b, out += column_bytes) {
-      for (int r = 0; r < kPackRowsLegacy; ++r) {
-        const uint8_t* block = data + (g * kPackRowsLegacy + r) * row_bytes + b * block_bytes;
-        std::memcpy(out + 2 * r, block, 2);  // f16 scale
-        for (uint64_t j = 0; j < quant_bytes / 4; ++j) {
-          uint8_t* lane = out + 2 * kPackRowsLegacy + 64 * j + 4 * r;
-          std::memcpy(lane, block + 2 + 4 * j, 4);
-          if (type == DType::kQ8_0) {
-            // Stored as unsigned w + 128, the operand dpbusd wants; the kernel subtracts 128 * sum(a).
-            for (int k = 0; k < 4; ++k) lane[k] ^= 0x80;
-          }
-        }
-      }
-    }
-  }
-  return p;
+  return PackLegacy(type, data, rows, cols, row_bytes);
 }
 
 void PackedMatMul(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,

@@ -1,5 +1,5 @@
 // Weights repacked at load time into the layout the AVX-512 VNNI kernels read fastest: groups
-// of 16 (Q4_0, Q8_0) or 8 rows (K-quants) interleaved column by column, so one vector load
+// of 16 (32-element formats) or 8 rows (K-quants) interleaved column by column, so one vector load
 // feeds several rows and the activation block is loaded once for all of them. Goals: fewer
 // instructions per weight byte, so decoding runs at memory speed on few cores. Non-goals: the
 // other formats (they keep their GGUF layout and the row-by-row kernels).
@@ -28,6 +28,10 @@ constexpr uint64_t kQ2_KColumnBytes = 16 + 16 + 128 + 2 * kPackRowsK * 32;
 //           4j.., high nibbles: elements 16 + 4j..).
 //   Q8_0x16 (32 elements): 16 f16 scales (32 bytes), then 8 vectors of 64 bytes: vector j holds
 //           row r's quants 4j..4j+3 in bytes 4r..4r+3, stored as unsigned (q + 128).
+//   IQ4_NLx16: as Q4_0 (the nibbles index the format's table). Q4_1x16: as Q4_0 with the 16 f16
+//           minima after the scales. Q5_0x16 and Q5_1x16: as Q4_0 and Q4_1, then 8 64-bit masks
+//           (vector j's low nibbles, then its high): bit p set when the weight in byte p has
+//           its fifth bit.
 //   Q4_Kx8 (256 elements): 8 f16 d, 8 f16 dmin, the 6-bit scales and mins unpacked to bytes
 //           ([row][sub-block], 64 bytes each), then per 64-element chunk each row's 32 quant
 //           bytes in order (low nibbles: sub-block 2c, high: 2c+1).
@@ -52,6 +56,12 @@ struct PackedWeights {
   const uint8_t* group(int64_t g) const { return data.get() + g * group_bytes; }
 };
 
+// The 32-element formats, packed 16 rows at a time.
+inline bool IsPackedLegacy(DType type) {
+  return type == DType::kQ4_0 || type == DType::kQ8_0 || type == DType::kQ4_1 || type == DType::kQ5_0 ||
+         type == DType::kQ5_1 || type == DType::kIQ4_NL;
+}
+
 // True when `type` has a packed kernel this CPU can run and `rows` fills whole groups.
 bool CanPack(DType type, int64_t rows, int64_t cols);
 // Repacks rows of GGUF blocks (`row_bytes` apart) into a new buffer.
@@ -59,9 +69,11 @@ PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, 
 
 // y[t * y_stride + r] for the rows of groups [group_begin, group_end) and `num_tokens` tokens of
 // activations (`act_row_bytes` apart) in ActivationType(w.type): Q8_0, or Q8_K for K-quants.
-// For Q4_0 and Q8_0, `act_sums` holds per token and 32-block two words: -8 (Q4_0) or -128 (Q8_0)
-// times the sum of the block's activation quants, for the formats' stored offsets, then the
-// block's activation scale as f32 bits; Q4_K and Q5_K read it as 16-bit sums of each 32.
+// For the 32-element formats, `act_sums` holds per token and block two words: -offset (8 for
+// Q4_0, 16 for Q5_0, 128 for Q8_0 and IQ4_NL) times the sum of the block's activation quants, for
+// the formats' stored offsets, or for Q4_1 and Q5_1 the sum of the block's activations as f32
+// bits (for their minima); then the block's activation scale as f32 bits. Q4_K and Q5_K read it
+// as 16-bit sums of each 32.
 void PackedMatMul(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,
                   uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y, int64_t y_stride);
 

@@ -57,43 +57,66 @@ inline void PrefetchAhead(const uint8_t* column) {
   }
 }
 
-// Q4_0 / Q8_0 over G groups of 16 rows: lane r of each dpbusd is row r, so the 32-element
+// The 32-element formats over G groups of 16 rows: lane r of each dpbusd is row r, so the
 // block's integer dot products of all 16 rows come out in one vector, are offset for the stored
-// +8 / +128 by starting from -offset * sum(a), and scaled in one multiply-add. Two groups share
-// every activation broadcast: the broadcasts, not the dpbusd unit, are what limits one group.
-template <int T, int G, bool kQ4>
+// +8 / +16 / +128 by starting from -offset * sum(a), and scaled in one multiply-add; Q4_1 and
+// Q5_1 add min * sum(a) instead. Two groups share every activation broadcast: the broadcasts,
+// not the dpbusd unit, are what limits one group.
+template <int T, int G, DType kType>
 void TileLegacy(const uint8_t* group, uint64_t group_bytes, int64_t blocks, const uint8_t* const* act,
                 const int32_t* const* terms, float* y, int64_t y_stride) {
-  constexpr uint64_t kColumnBytes = 32 + (kQ4 ? 256 : 512);
+  constexpr bool kQ8 = kType == DType::kQ8_0;
+  constexpr bool kMin = kType == DType::kQ4_1 || kType == DType::kQ5_1;
+  constexpr bool kFiveBit = kType == DType::kQ5_0 || kType == DType::kQ5_1;
+  constexpr uint64_t kQuantsAt = 32 + (kMin ? 32 : 0);
+  constexpr uint64_t kColumnBytes = kQuantsAt + (kQ8 ? 512 : 256) + (kFiveBit ? 64 : 0);
   // Independent dpbusd chains per token: one group needs two to keep the unit busy.
   constexpr int kChains = G == 1 ? 2 : 1;
   const __m512i low_mask = _mm512_set1_epi8(0x0f);
+  const __m512i sixteen = _mm512_set1_epi8(16);
+  // IQ4_NL's values, stored + 128 as unsigned bytes, looked up per nibble.
+  alignas(16) uint8_t table_bytes[16];
+  for (int i = 0; i < 16; ++i) table_bytes[i] = static_cast<uint8_t>(kIq4NlValues[i] + 128);
+  const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(table_bytes)));
   __m512 acc[G][T];
   for (int g = 0; g < G; ++g) {
     for (int t = 0; t < T; ++t) acc[g][t] = _mm512_setzero_ps();
   }
   for (int64_t b = 0; b < blocks; ++b) {
-    __m512 scales[G];
+    __m512 scales[G], mins[G];
     __m512i w[G][8];  // w[g][k]: each row's elements 4k..4k+3
     for (int g = 0; g < G; ++g) {
       const uint8_t* col = group + g * group_bytes + b * kColumnBytes;
-      PrefetchAhead<kColumnBytes, kQ4 ? kPrefetchDistance : kPrefetchDistanceQ8_0>(col);
+      PrefetchAhead<kColumnBytes, kQ8 ? kPrefetchDistanceQ8_0 : kPrefetchDistance>(col);
       scales[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col)));
-      if constexpr (kQ4) {
-        for (int j = 0; j < 4; ++j) {
-          const __m512i raw = _mm512_loadu_si512(col + 32 + 64 * j);
-          w[g][j] = _mm512_and_si512(raw, low_mask);
-          w[g][4 + j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low_mask);
+      if constexpr (kMin) mins[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 32)));
+      if constexpr (kQ8) {
+        for (int j = 0; j < 8; ++j) w[g][j] = _mm512_loadu_si512(col + kQuantsAt + 64 * j);
+        continue;
+      }
+      for (int j = 0; j < 4; ++j) {
+        const __m512i raw = _mm512_loadu_si512(col + kQuantsAt + 64 * j);
+        __m512i lo = _mm512_and_si512(raw, low_mask);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low_mask);
+        if constexpr (kFiveBit) {
+          uint64_t bits[2];
+          std::memcpy(bits, col + kQuantsAt + 256 + 16 * j, 16);
+          lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(bits[0]), lo, sixteen);
+          hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(bits[1]), hi, sixteen);
         }
-      } else {
-        for (int j = 0; j < 8; ++j) w[g][j] = _mm512_loadu_si512(col + 32 + 64 * j);
+        if constexpr (kType == DType::kIQ4_NL) {
+          lo = _mm512_shuffle_epi8(table, lo);
+          hi = _mm512_shuffle_epi8(table, hi);
+        }
+        w[g][j] = lo;
+        w[g][4 + j] = hi;
       }
     }
     for (int t = 0; t < T; ++t) {
       const auto* a = reinterpret_cast<const BlockQ8_0*>(act[t]) + b;
       __m512i dot[G][kChains];
       for (int g = 0; g < G; ++g) {
-        dot[g][0] = _mm512_set1_epi32(terms[t][2 * b]);
+        dot[g][0] = kMin ? _mm512_setzero_si512() : _mm512_set1_epi32(terms[t][2 * b]);
         for (int c = 1; c < kChains; ++c) dot[g][c] = _mm512_setzero_si512();
       }
       for (int k = 0; k < 8; ++k) {
@@ -106,6 +129,9 @@ void TileLegacy(const uint8_t* group, uint64_t group_bytes, int64_t blocks, cons
         __m512i sum = dot[g][0];
         if constexpr (kChains == 2) sum = _mm512_add_epi32(sum, dot[g][1]);
         acc[g][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(scales[g], act_scale), acc[g][t]);
+        if constexpr (kMin) {
+          acc[g][t] = _mm512_fmadd_ps(mins[g], _mm512_set1_ps(std::bit_cast<float>(terms[t][2 * b])), acc[g][t]);
+        }
       }
     }
   }
@@ -443,12 +469,21 @@ void TileQ2_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
 template <int T>
 void Tile(const PackedWeights& w, const uint8_t* group, int groups, const uint8_t* const* act,
           const int32_t* const* sums, const int16_t* const* sums32, float* y, int64_t y_stride) {
-  if (w.type == DType::kQ4_0) {
-    (groups == 2 ? TileLegacy<T, 2, true> : TileLegacy<T, 1, true>)(group, w.group_bytes, w.cols / 32, act, sums, y,
-                                                                     y_stride);
-  } else if (w.type == DType::kQ8_0) {
-    TileLegacy<T, 1, false>(group, w.group_bytes, w.cols / 32, act, sums, y, y_stride);
-  } else if (w.type == DType::kQ6_K) {
+  const int64_t blocks32 = w.cols / 32;
+  switch (w.type) {
+    case DType::kQ4_0:
+      (groups == 2 ? TileLegacy<T, 2, DType::kQ4_0> : TileLegacy<T, 1, DType::kQ4_0>)(group, w.group_bytes, blocks32,
+                                                                                     act, sums, y, y_stride);
+      return;
+    case DType::kQ8_0: return TileLegacy<T, 1, DType::kQ8_0>(group, w.group_bytes, blocks32, act, sums, y, y_stride);
+    case DType::kQ4_1: return TileLegacy<T, 1, DType::kQ4_1>(group, w.group_bytes, blocks32, act, sums, y, y_stride);
+    case DType::kQ5_0: return TileLegacy<T, 1, DType::kQ5_0>(group, w.group_bytes, blocks32, act, sums, y, y_stride);
+    case DType::kQ5_1: return TileLegacy<T, 1, DType::kQ5_1>(group, w.group_bytes, blocks32, act, sums, y, y_stride);
+    case DType::kIQ4_NL:
+      return TileLegacy<T, 1, DType::kIQ4_NL>(group, w.group_bytes, blocks32, act, sums, y, y_stride);
+    default: break;
+  }
+  if (w.type == DType::kQ6_K) {
     TileQ6_K<T>(group, w.cols / kQK, act, y, y_stride);
   } else if (w.type == DType::kQ3_K) {
     TileQ3_K<T>(group, w.cols / kQK, act, y, y_stride);
