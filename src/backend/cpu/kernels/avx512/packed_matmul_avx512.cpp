@@ -39,6 +39,23 @@ inline void SumHalves(__m512 v, float* out) {
   }
 }
 
+// Lanes 0-7 take row 2k's value in `rows` (one float per row of an 8-row group), lanes 8-15
+// row 2k+1's: the scale vector for a row pair's accumulator.
+inline __m512 ExpandRowPair(__m512 rows, int k) {
+  const __m512i pair = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  return _mm512_permutexvar_ps(_mm512_add_epi32(pair, _mm512_set1_epi32(2 * k)), rows);
+}
+
+// y for an 8-row group from per-row-pair accumulators (row 2k in lanes 0-7, 2k+1 in 8-15).
+template <int T>
+void StoreRowPairs(const __m512 (&acc)[4][T], float* y, int64_t y_stride) {
+  for (int t = 0; t < T; ++t) {
+    float rows[8];
+    for (int k = 0; k < 4; ++k) SumHalves(acc[k][t], rows + 2 * k);
+    for (int r = 0; r < 8; ++r) y[t * y_stride + r] = rows[r];
+  }
+}
+
 // The weights of a tile are one long stream per row group; the hardware prefetchers alone let
 // the core stall on memory between bursts of compute. Each column's bytes are requested this far
 // ahead of their use (one-token Q4_0 products from memory measured ~40% faster, batches ~20%).
@@ -170,12 +187,6 @@ void TileQ4_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, c
   constexpr uint64_t kColumnBytes = kQ4_KColumnBytes + (kFiveBit ? kQ5_KHighBitBytes : 0);
   const __m512i sixteen = _mm512_set1_epi8(16);
   const __m512i low_mask = _mm512_set1_epi8(0x0f);
-  const __m512i expand_pairs[4] = {
-      _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-      _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-      _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-      _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
-  };
   const __m512i expand_quads_lo = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   const __m512i expand_quads_hi = _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
   __m512 acc[4][T], min_acc[2][T];
@@ -243,7 +254,7 @@ void TileQ4_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, c
     }
     const __m512 d_rows = _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col))));
     for (int k = 0; k < 4; ++k) {
-      const __m512 d = _mm512_permutexvar_ps(expand_pairs[k], d_rows);
+      const __m512 d = ExpandRowPair(d_rows, k);
       for (int t = 0; t < T; ++t) {
         acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[k][t]), _mm512_mul_ps(d, _mm512_set1_ps(a[t]->scale)),
                                     acc[k][t]);
@@ -280,12 +291,6 @@ void TileQ6_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
   constexpr uint64_t kColumnBytes = 16 + 128 + 2 * 3 * 8 * 32;
   const __m512i low_mask = _mm512_set1_epi8(0x0f);
   const __m512i two_bits = _mm512_set1_epi8(3);
-  const __m512i expand_pairs[4] = {
-      _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-      _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-      _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-      _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
-  };
   __m512 acc[4][T];
   for (int k = 0; k < 4; ++k) {
     for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
@@ -328,17 +333,13 @@ void TileQ6_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
           }
         }
       }
-      const __m512 d = _mm512_permutexvar_ps(expand_pairs[k], d_rows);
+      const __m512 d = ExpandRowPair(d_rows, k);
       for (int t = 0; t < T; ++t) {
         acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, _mm512_set1_ps(a[t]->scale)), acc[k][t]);
       }
     }
   }
-  for (int t = 0; t < T; ++t) {
-    float rows[8];
-    for (int k = 0; k < 4; ++k) SumHalves(acc[k][t], rows + 2 * k);
-    for (int r = 0; r < 8; ++r) y[t * y_stride + r] = rows[r];
-  }
+  StoreRowPairs<T>(acc, y, y_stride);
 }
 
 // Q3_K the same way as Q6_K: each 3-bit value rebuilt as q + 4 (two low bits, and the high bit
@@ -347,12 +348,6 @@ template <int T>
 void TileQ3_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, float* y, int64_t y_stride) {
   const __m512i two_bits = _mm512_set1_epi8(3);
   const __m512i four = _mm512_set1_epi8(4);
-  const __m512i expand_pairs[4] = {
-      _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-      _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-      _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-      _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
-  };
   __m512 acc[4][T];
   for (int k = 0; k < 4; ++k) {
     for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
@@ -389,17 +384,13 @@ void TileQ3_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
           }
         }
       }
-      const __m512 d = _mm512_permutexvar_ps(expand_pairs[k], d_rows);
+      const __m512 d = ExpandRowPair(d_rows, k);
       for (int t = 0; t < T; ++t) {
         acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, _mm512_set1_ps(a[t]->scale)), acc[k][t]);
       }
     }
   }
-  for (int t = 0; t < T; ++t) {
-    float rows[8];
-    for (int k = 0; k < 4; ++k) SumHalves(acc[k][t], rows + 2 * k);
-    for (int r = 0; r < 8; ++r) y[t * y_stride + r] = rows[r];
-  }
+  StoreRowPairs<T>(acc, y, y_stride);
 }
 
 // Q2_K as Q3_K without the high bits, and with a minimum per 16 elements: its sum over the
@@ -408,12 +399,6 @@ template <int T>
 void TileQ2_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, float* y, int64_t y_stride) {
   const __m512i two_bits = _mm512_set1_epi8(3);
   const __m512i low_nibble = _mm512_set1_epi16(0x0f);
-  const __m512i expand_pairs[4] = {
-      _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-      _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-      _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-      _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
-  };
   __m512 acc[4][T];
   for (int k = 0; k < 4; ++k) {
     for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
@@ -449,8 +434,8 @@ void TileQ2_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
           }
         }
       }
-      const __m512 d = _mm512_permutexvar_ps(expand_pairs[k], d_rows);
-      const __m512 dmin = _mm512_permutexvar_ps(expand_pairs[k], dmin_rows);
+      const __m512 d = ExpandRowPair(d_rows, k);
+      const __m512 dmin = ExpandRowPair(dmin_rows, k);
       for (int t = 0; t < T; ++t) {
         const __m512 da = _mm512_set1_ps(a[t]->scale);
         acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, da), acc[k][t]);
@@ -458,11 +443,7 @@ void TileQ2_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
       }
     }
   }
-  for (int t = 0; t < T; ++t) {
-    float rows[8];
-    for (int k = 0; k < 4; ++k) SumHalves(acc[k][t], rows + 2 * k);
-    for (int r = 0; r < 8; ++r) y[t * y_stride + r] = rows[r];
-  }
+  StoreRowPairs<T>(acc, y, y_stride);
 }
 
 // `groups` consecutive row groups (2 only for Q4_0) by T tokens.
