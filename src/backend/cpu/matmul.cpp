@@ -103,15 +103,12 @@ void MatMulMany(std::span<const MatMulTask> tasks, const float* x, int64_t num_t
   // One set of activations serves every task: the same type, or K-quants together (Q4_K_M files
   // keep some layers' V in Q6_K): all read Q8_K activations, and Q4_K and Q5_K the same 16-bit
   // sums, which the others ignore.
-  auto k_quant = [](DType t) {
-    return t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
-  };
   bool fusable = first.packed != nullptr;
   DType prepare_for = first.type;
   for (const MatMulTask& t : tasks) {
     const DType type = t.weights->type;
     fusable = fusable && t.weights->packed && t.weights->cols == first.cols &&
-              (type == first.type || (k_quant(type) && k_quant(first.type)));
+              (type == first.type || (IsPackedK(type) && IsPackedK(first.type)));
     if (type == DType::kQ4_K || type == DType::kQ5_K) prepare_for = type;
   }
   if (!fusable) {

@@ -41,8 +41,7 @@ bool CanPack(DType type, int64_t rows, int64_t cols) {
   if (std::getenv("RIGLM_NO_PACK") != nullptr) return false;  // for comparisons and tests
   if (!HasAvx512Vnni()) return false;
   if (IsPackedLegacy(type)) return rows % kPackRowsLegacy == 0 && cols % 64 == 0;
-  return (type == DType::kQ2_K || type == DType::kQ3_K || type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K) &&
-         rows % kPackRowsK == 0 && cols % kQK == 0;
+  return IsPackedK(type) && rows % kPackRowsK == 0 && cols % kQK == 0;
 }
 
 namespace {

@@ -62,6 +62,12 @@ inline bool IsPackedLegacy(DType type) {
          type == DType::kQ5_1 || type == DType::kIQ4_NL;
 }
 
+// The K-quants, packed 8 rows at a time; all read Q8_K activations.
+inline bool IsPackedK(DType type) {
+  return type == DType::kQ2_K || type == DType::kQ3_K || type == DType::kQ4_K || type == DType::kQ5_K ||
+         type == DType::kQ6_K;
+}
+
 // True when `type` has a packed kernel this CPU can run and `rows` fills whole groups.
 bool CanPack(DType type, int64_t rows, int64_t cols);
 // Repacks rows of GGUF blocks (`row_bytes` apart) into a new buffer.

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 
@@ -74,6 +75,13 @@ inline void PrefetchAhead(const uint8_t* column) {
   }
 }
 
+// IQ4_NL's values + 128, the unsigned bytes dpbusd multiplies, looked up per nibble.
+alignas(16) const std::array<uint8_t, 16> kIq4NlUnsigned = [] {
+  std::array<uint8_t, 16> table{};
+  for (int i = 0; i < 16; ++i) table[i] = static_cast<uint8_t>(kIq4NlValues[i] + 128);
+  return table;
+}();
+
 // The 32-element formats over G groups of 16 rows: lane r of each dpbusd is row r, so the
 // block's integer dot products of all 16 rows come out in one vector, are offset for the stored
 // +8 / +16 / +128 by starting from -offset * sum(a), and scaled in one multiply-add; Q4_1 and
@@ -91,10 +99,6 @@ void TileLegacy(const uint8_t* group, uint64_t group_bytes, int64_t blocks, cons
   constexpr int kChains = G == 1 ? 2 : 1;
   const __m512i low_mask = _mm512_set1_epi8(0x0f);
   const __m512i sixteen = _mm512_set1_epi8(16);
-  // IQ4_NL's values, stored + 128 as unsigned bytes, looked up per nibble.
-  alignas(16) uint8_t table_bytes[16];
-  for (int i = 0; i < 16; ++i) table_bytes[i] = static_cast<uint8_t>(kIq4NlValues[i] + 128);
-  const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(table_bytes)));
   __m512 acc[G][T];
   for (int g = 0; g < G; ++g) {
     for (int t = 0; t < T; ++t) acc[g][t] = _mm512_setzero_ps();
@@ -122,6 +126,8 @@ void TileLegacy(const uint8_t* group, uint64_t group_bytes, int64_t blocks, cons
           hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(bits[1]), hi, sixteen);
         }
         if constexpr (kType == DType::kIQ4_NL) {
+          const __m512i table =
+              _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4NlUnsigned.data())));
           lo = _mm512_shuffle_epi8(table, lo);
           hi = _mm512_shuffle_epi8(table, hi);
         }
