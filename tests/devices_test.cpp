@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "device/device.h"
 #include "device/nvml.h"
 #include "test_support.h"
 
@@ -50,6 +51,34 @@ TEST_F(DevicesTest, DetectedDevicesIncludeTheGpusForThePlanner) {
   EXPECT_EQ(devices[1].link.width, 1);
   EXPECT_LT(devices[1].usable_bytes(), devices[1].free_bytes);
   EXPECT_EQ(devices[2].link.ToString(), "PCIe 4.0 x16");
+}
+
+TEST_F(DevicesTest, DeviceListsNameGpusAndSplitOneIntoLogicalDevices) {
+  auto one = ParseDeviceList("cuda:1");
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].name, "cuda:1");
+  EXPECT_EQ((*one)[0].kind, DeviceKind::kCuda);
+  EXPECT_NEAR((*one)[0].memory_bytes_per_s, 936e9, 1e9);
+
+  // Three pipeline stages on GPU 0 (12 GiB, 11 free): a third of its memory each.
+  auto split = ParseDeviceList("3xcuda:0,cuda:1");
+  ASSERT_TRUE(split.ok()) << split.status().ToString();
+  ASSERT_EQ(split->size(), 4u);
+  EXPECT_EQ((*split)[0].name, "cuda:0");
+  EXPECT_EQ((*split)[1].name, "cuda:0.1");
+  EXPECT_EQ((*split)[2].name, "cuda:0.2");
+  EXPECT_EQ((*split)[3].name, "cuda:1");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ((*split)[i].total_bytes, (uint64_t{12} << 30) / 3);
+    EXPECT_EQ((*split)[i].free_bytes, (uint64_t{11} << 30) / 3);
+  }
+  EXPECT_EQ((*split)[3].total_bytes, (*one)[0].total_bytes);
+  EXPECT_EQ(ParseDeviceList("cuda").value()[0].name, "cuda:0");
+
+  auto missing = ParseDeviceList("cuda:2");
+  EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(missing.status().message().find("2 GPU(s)"), std::string::npos) << missing.status().ToString();
 }
 
 TEST_F(DevicesTest, DevicesCommandPrintsTheRigAndWarnsAboutTheRiser) {

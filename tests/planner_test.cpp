@@ -136,7 +136,9 @@ TEST(PlannerTest, DeviceSpecs) {
     auto r = ParseDeviceList(bad);
     EXPECT_FALSE(r.ok()) << bad;
   }
-  EXPECT_EQ(ParseDeviceList("cuda:0").status().code(), StatusCode::kUnsupported);
+  for (const char* bad : {"cuda:x", "cuda0", "cuda:", "cuda:1234"}) {
+    EXPECT_EQ(ParseDeviceList(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -164,6 +165,21 @@ Result<std::vector<DeviceInfo>> ParseDeviceFile(const std::string& path) {
   return out;
 }
 
+// "cuda" or "cuda:N": GPU N as NVML describes it.
+Result<DeviceInfo> CudaDeviceEntry(std::string_view entry, std::optional<Result<std::vector<GpuInventory>>>* gpus) {
+  const std::optional<int> n = CudaDeviceOfName(entry);
+  if (!n || entry.find('.') != std::string_view::npos) {
+    return InvalidArgument("'" + std::string(entry) + "': write a GPU as cuda:N (N from riglm devices)");
+  }
+  if (!gpus->has_value()) *gpus = ReadNvmlInventory();
+  const Result<std::vector<GpuInventory>>& inventory = **gpus;
+  if (!inventory.ok()) return Unavailable("'" + std::string(entry) + "': " + inventory.status().message());
+  for (const GpuInventory& gpu : *inventory) {
+    if (gpu.index == *n) return GpuDeviceInfo(gpu);
+  }
+  return InvalidArgument("'" + std::string(entry) + "': this machine has " + std::to_string(inventory->size()) + " GPU(s)");
+}
+
 }  // namespace
 
 DeviceInfo CpuDevice() {
@@ -190,12 +206,28 @@ std::vector<DeviceInfo> DetectDevices() {
   return devices;
 }
 
+std::optional<int> CudaDeviceOfName(std::string_view name) {
+  if (name == "cuda") return 0;
+  if (!StartsWith(name, "cuda:")) return std::nullopt;
+  std::string_view index = name.substr(5);
+  if (const size_t dot = index.find('.'); dot != std::string_view::npos) {
+    const std::string_view logical = index.substr(dot + 1);
+    if (logical.empty() || logical.size() > 2 || logical.find_first_not_of("0123456789") != std::string_view::npos) {
+      return std::nullopt;
+    }
+    index = index.substr(0, dot);
+  }
+  if (index.empty() || index.size() > 3 || index.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  return std::atoi(std::string(index).c_str());
+}
+
 Result<std::vector<DeviceInfo>> ParseDeviceList(std::string_view spec) {
   if (spec.empty()) return InvalidArgument("empty device list");
   if (EndsWith(spec, ".json")) return ParseDeviceFile(std::string(spec));
   std::vector<DeviceInfo> out;
   int cpus = 0, sims = 0;
   std::optional<DeviceInfo> host;
+  std::optional<Result<std::vector<GpuInventory>>> gpus;  // read once, on the first cuda entry
   for (std::string_view entry : SplitString(spec, ',')) {
     int count = 1;
     const size_t x = entry.find('x');
@@ -218,21 +250,29 @@ Result<std::vector<DeviceInfo>> ParseDeviceList(std::string_view spec) {
         d.name = "sim" + std::to_string(sims++);
         out.push_back(d);
       } else if (StartsWith(entry, "cuda")) {
-        return Unsupported("'" + std::string(entry) + "': this build has no CUDA backend yet; plan with simulated "
-                           "devices such as sim:12GiB@pcie3x4");
+        RIGLM_ASSIGN_OR_RETURN(DeviceInfo d, CudaDeviceEntry(entry, &gpus));
+        out.push_back(d);
       } else {
         return InvalidArgument("unknown device '" + std::string(entry) +
                                "' (expected cpu, cuda:N, sim:12GiB@pcie3x4, a count like 5x, or a .json file)");
       }
     }
   }
-  // CPU entries share one machine's memory.
-  if (cpus > 1) {
-    for (DeviceInfo& d : out) {
-      if (d.kind != DeviceKind::kCpu) continue;
-      d.total_bytes /= cpus;
-      d.free_bytes /= cpus;
-      d.reserve_bytes /= cpus;
+  // CPU entries share one machine's memory; entries naming the same GPU share its memory and
+  // become its logical devices cuda:N, cuda:N.1, cuda:N.2, ...
+  std::map<std::string, int> sharing, seen;
+  for (const DeviceInfo& d : out) ++sharing[d.kind == DeviceKind::kCpu ? "cpu" : d.name];
+  for (DeviceInfo& d : out) {
+    if (d.kind == DeviceKind::kSimulated) continue;
+    const std::string key = d.kind == DeviceKind::kCpu ? "cpu" : d.name;
+    const int n = sharing[key];
+    if (n < 2) continue;
+    d.total_bytes /= n;
+    d.free_bytes /= n;
+    d.reserve_bytes /= n;
+    if (d.kind == DeviceKind::kCuda) {
+      const int k = seen[key]++;
+      if (k > 0) d.name += "." + std::to_string(k);
     }
   }
   // Names from a JSON file or counts stay unique.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,7 +37,8 @@ struct DeviceInfo {
 
 // Parses a device list: comma-separated entries, each optionally prefixed by a count ("5x"):
 //   cpu                          this machine's CPU and RAM
-//   cuda:N                       GPU N (refused until the CUDA backend exists)
+//   cuda:N                       GPU N as NVML reports it; naming one GPU k times splits it into k
+//                                logical devices cuda:N, cuda:N.1, ... sharing its memory (pipeline tests)
 //   sim:12GiB[@pcie3x4][@360GB/s]  a simulated GPU: memory, PCIe generation and width, memory
 //                                bandwidth (default PCIe 4.0 x16 and 360 GB/s, an RTX 3060)
 // or the path of a JSON file: [{"name":..., "memory": "12GiB" or bytes, "pcie": "3x4",
@@ -48,6 +50,10 @@ Result<std::vector<DeviceInfo>> ParseDeviceList(std::string_view spec);
 // and the GPUs NVML reports (none without the NVIDIA driver).
 std::vector<DeviceInfo> DetectDevices();
 DeviceInfo CpuDevice();
+
+// The CUDA device number of "cuda", "cuda:N" or a logical device "cuda:N.k"; nullopt for a
+// name that is not a GPU's.
+std::optional<int> CudaDeviceOfName(std::string_view name);
 
 // "12GiB", "512MiB", "1.5GB", "4096" (bytes) to bytes; InvalidArgument otherwise.
 Result<uint64_t> ParseByteSize(std::string_view text);
