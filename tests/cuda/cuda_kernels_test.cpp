@@ -19,7 +19,8 @@ TEST(CudaKernelsTest, MatVecMatchesTheReferenceForEveryType) {
   REQUIRE_GPU();
   const int64_t rows = 67, cols = 1024;  // rows not a multiple of the rows per thread block
   const std::vector<float> x = testing::RandomFloats(cols, 7);
-  for (DType type : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+  for (DType type : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,
+                     DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     ASSERT_TRUE(cuda::MatVecSupports(type));
     const std::vector<float> w = testing::RandomFloats(rows * cols, 11);
     const std::vector<uint8_t> bytes = testing::EncodeAs(type, w);
@@ -108,9 +109,25 @@ TEST(CudaKernelsTest, DecodeAttentionMatchesTheCpu) {
   }
 }
 
+TEST(CudaKernelsTest, GatheredRowsAreTheDequantizedRows) {
+  REQUIRE_GPU();
+  const int64_t rows = 9, cols = 512;
+  const std::vector<int32_t> ids = {3, 0, 8, 3};
+  for (DType type : {DType::kF16, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K, DType::kIQ4_NL}) {
+    const std::vector<uint8_t> bytes = testing::EncodeAs(type, testing::RandomFloats(rows * cols, 13));
+    auto got = cuda::GatherRowsOnHost(type, bytes, cols, ids);
+    ASSERT_TRUE(got.ok()) << DTypeName(type) << ": " << got.status().ToString();
+    std::vector<float> want(cols);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      DequantizeRow(type, bytes.data() + ids[i] * RowBytes(type, cols), want.data(), cols);
+      for (int64_t c = 0; c < cols; ++c) ASSERT_FLOAT_EQ((*got)[i * cols + c], want[c]) << DTypeName(type) << " " << i << "," << c;
+    }
+  }
+}
+
 TEST(CudaKernelsTest, UnsupportedTypesAndRaggedRowsAreRefused) {
   REQUIRE_GPU();
-  EXPECT_FALSE(cuda::MatVecSupports(DType::kQ2_K));
+  EXPECT_FALSE(cuda::MatVecSupports(DType::kQ8_K));
   const std::vector<float> x(48, 1.0f);
   const std::vector<uint8_t> bytes(2 * 34 * 2, 0);
   EXPECT_EQ(cuda::MatVecOnHost(DType::kQ8_0, bytes, 2, 48, x).status().code(), StatusCode::kInvalidArgument);

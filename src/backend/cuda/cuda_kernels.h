@@ -12,12 +12,19 @@
 
 namespace riglm::cuda {
 
-// Weight types the matrix-vector kernel reads (dequantized in registers): F32, F16, BF16,
-// Q8_0, Q4_0, Q4_K, Q6_K.
+// Weight types the kernels read (dequantized in registers, weight_blocks.h): F32, F16, BF16,
+// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and Q2_K to Q6_K.
 bool MatVecSupports(DType type);
 
 // y[r] = sum_c W[r, c] * x[c] for `rows` rows of `cols` elements stored as `type`.
 Status MatVec(DType type, const void* weights, int64_t rows, int64_t cols, const float* x, float* y, void* stream);
+
+// out[r] = row row_ids[r] of `weights` (rows of `cols` elements), as floats: embedding lookups.
+// `row_ids` is device memory, so a captured graph can replay with new tokens.
+Status GatherRows(DType type, const void* weights, int64_t cols, const int32_t* row_ids, int64_t count, float* out,
+                  void* stream);
+// `rows` x `cols` weights as row-major F16 (`out`: a __half array), for cuBLAS.
+Status DequantizeToHalf(DType type, const void* weights, int64_t rows, int64_t cols, void* out, void* stream);
 
 // y = x / rms(x) * weight, row by row.
 Status RmsNorm(const float* x, const float* weight, float* y, int64_t rows, int64_t cols, float eps, void* stream);
@@ -36,6 +43,8 @@ Status AttendDecode(const float* q, const void* keys, const void* values, int64_
 // The same, from and to host memory (allocates, copies, runs, copies back): for tests and checks.
 Result<std::vector<float>> MatVecOnHost(DType type, std::span<const uint8_t> weights, int64_t rows, int64_t cols,
                                         std::span<const float> x);
+Result<std::vector<float>> GatherRowsOnHost(DType type, std::span<const uint8_t> weights, int64_t cols,
+                                            std::span<const int32_t> row_ids);
 Result<std::vector<float>> RmsNormOnHost(std::span<const float> x, std::span<const float> weight, int64_t rows, float eps);
 Result<std::vector<float>> RopeOnHost(std::span<const float> x, int num_heads, int head_dim, int rot_dims, int64_t position,
                                       std::span<const float> inv_freq, bool neox);
