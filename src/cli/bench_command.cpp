@@ -9,8 +9,10 @@
 #include "backend/cuda/cuda_runtime.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "device/device.h"
 #include "device/nvml.h"
 #include "engine/bench.h"
+#include "util/process_stats.h"
 #include "util/strings.h"
 
 namespace riglm::cli {
@@ -45,14 +47,15 @@ double GpuPeakBandwidth(int index) {
 int RunBench(const BenchFlags& flags) {
   if (flags.output != "md" && flags.output != "json") return ReportError(InvalidArgument("-o must be md or json"));
   if (flags.repetitions < 1) return ReportError(InvalidArgument("-r must be at least 1"));
-  auto loaded = LoadModel(flags.model_path, flags.load);
+  int64_t longest = 1;
+  for (int64_t n : flags.prompt) longest = std::max(longest, n);
+  for (int64_t n : flags.gen) longest = std::max(longest, n);
+  auto loaded = LoadModel(flags.model_path, flags.load, longest);
   if (!loaded.ok()) return ReportError(loaded.status());
   const LlamaModel& model = *loaded->model;
   auto kv_types = ResolveKvCacheTypes(flags.kv_cache, model.config());
   if (!kv_types.ok()) return ReportError(kv_types.status());
-  int64_t longest = 1;
-  for (int64_t n : flags.prompt) longest = std::max(longest, n);
-  for (int64_t n : flags.gen) longest = std::max(longest, n);
+
   ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
   const uint64_t bytes_per_token = WeightBytesPerToken(model);
   std::vector<BenchResult> results;
@@ -61,19 +64,24 @@ int RunBench(const BenchFlags& flags) {
   std::string gpu_info;  // the GPU's name when one runs the test
   double bandwidth = 0.0;
 
-  if (const std::optional<int> gpu = CudaDeviceIndex(flags.load.devices)) {
-    if (*gpu < 0) return ReportError(InvalidArgument("--devices: write cuda or cuda:N"));
-    auto decoder = CreateCudaDecoder(model, *gpu, longest);
-    if (!decoder.ok()) return ReportError(decoder.status());
+  if (loaded->gpu) {
+    SequenceDecoder& decoder = *loaded->gpu;
     on_gpu = true;
-    gpu_info = (*decoder)->device_name();
-    bandwidth = GpuPeakBandwidth(*gpu);
+    gpu_info = decoder.device_name();
+    // The load: how fast the weights streamed from the source into the GPUs, and the host memory
+    // it took (the peak resident set of the whole process so far).
+    const LoadStats& load = loaded->gpu_load;
+    std::fprintf(stderr, "riglm: loaded %s into the GPUs in %.2f s (%.0f MB/s); %s of host staging buffers; peak RSS %s\n",
+                 FormatBytes(load.bytes).c_str(), load.seconds, load.seconds > 0 ? load.bytes / load.seconds / 1e6 : 0.0,
+                 FormatBytes(load.staging_bytes).c_str(), FormatBytes(PeakResidentBytes()).c_str());
+    // Stages on several GPUs read at the speed of the slowest; the first GPU stands for all.
+    bandwidth = GpuPeakBandwidth(CudaDeviceOfName(gpu_info.substr(0, gpu_info.find_first_of(", "))).value_or(0));
     for (int64_t n : flags.prompt) {
       if (n > 0) std::fprintf(stderr, "riglm: pp%lld skipped: the CUDA backend decodes one token at a time so far\n", static_cast<long long>(n));
     }
     for (int64_t n : flags.gen) {
       if (n <= 0) continue;
-      auto r = BenchGenerationOn(**decoder, model, n, flags.repetitions, bandwidth);
+      auto r = BenchGenerationOn(decoder, model, n, flags.repetitions, bandwidth);
       if (!r.ok()) return ReportError(r.status());
       results.push_back(*r);
     }

@@ -2,15 +2,18 @@
 
 #include <csignal>
 #include <cstdio>
+#include <map>
 
 #include "backend/cuda/cuda_runtime.h"
 #include "cli/progress.h"
 #include "device/device.h"
 #include "hub/hub_pull.h"
+#include "loader/gguf_header.h"
 #include "loader/model_loader.h"
 #include "loader/split_gguf.h"
 #include "model/hf_model_source.h"
 #include "planner/planner.h"
+#include "util/strings.h"
 
 namespace riglm::cli {
 
@@ -19,12 +22,76 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
 
+// A --devices entry without its "3x" count.
+std::string_view WithoutCount(std::string_view entry) {
+  const size_t x = entry.find('x');
+  if (x != std::string_view::npos && x > 0 && entry.substr(0, x).find_first_not_of("0123456789") == std::string_view::npos) {
+    return entry.substr(x + 1);
+  }
+  return entry;
+}
+
+// Every GPU stage's layers, from the planner over the GPUs' memory (or --tensor-split). Stages
+// sharing a GPU are capped at their share of it.
+Result<std::vector<CudaStage>> PlanGpuStages(const GgufFile& gguf, const ModelConfig& config, const LoadFlags& flags,
+                                             int64_t context) {
+  RIGLM_ASSIGN_OR_RETURN(std::vector<DeviceInfo> devices, ParseDeviceList(flags.devices));
+  PlanOptions options;
+  options.context = context;
+  options.tensor_split = flags.tensor_split;
+  const Plan plan = MakePlan(ModelCostFromGguf(gguf, config, KvCacheTypes{}), devices, options);
+  if (!plan.fits) return InvalidArgument("the model does not fit these GPUs: " + plan.message);
+  std::map<int, int> stages_per_gpu;
+  for (const DevicePlan& p : plan.devices) ++stages_per_gpu[CudaDeviceOfName(p.device.name).value_or(-1)];
+  std::vector<CudaStage> stages;
+  for (const DevicePlan& p : plan.devices) {
+    if (p.num_layers() == 0) continue;
+    const int gpu = CudaDeviceOfName(p.device.name).value_or(-1);
+    const uint64_t cap = stages_per_gpu[gpu] > 1 ? p.device.total_bytes : 0;
+    stages.push_back({p.device.name, gpu, p.first_layer, p.end_layer, cap});
+  }
+  return stages;
+}
+
+Result<LoadedModel> LoadModelOnGpus(const std::string& path, const LoadFlags& flags, ModelLoadOptions options,
+                                    int64_t context) {
+  for (std::string_view entry : SplitString(flags.devices, ',')) {
+    entry = WithoutCount(entry);
+    if (!CudaDeviceOfName(entry) || entry.find('.') != std::string_view::npos) {
+      return InvalidArgument("--devices: '" + std::string(entry) + "': write a GPU as cuda:N (N from riglm devices)");
+    }
+  }
+  if (!BuiltWithCuda()) RIGLM_RETURN_IF_ERROR(ProbeCudaRuntime().status());  // says how to build with CUDA
+  RIGLM_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> source, OpenModelSource(path, options));
+  RIGLM_ASSIGN_OR_RETURN(GgufFile header, ReadGgufHeader(*source));
+  RIGLM_ASSIGN_OR_RETURN(ModelConfig config, ModelConfig::FromGguf(header));
+  context = ChooseContext(context, config);
+  RIGLM_ASSIGN_OR_RETURN(std::vector<CudaStage> stages, PlanGpuStages(header, config, flags, context));
+  Progress progress("loading " + path + " into " + flags.devices);
+  if (IsUrl(path)) options.load.readers = 4;
+  options.load.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
+  options.load.cancel = &g_interrupted;
+  std::signal(SIGINT, OnInterrupt);
+  Result<CudaModelLoad> load = LoadCudaModel(*source, stages, context, options.load);
+  std::signal(SIGINT, SIG_DFL);
+  if (!load.ok()) return load.status();
+  progress.Finish();
+  LoadedModel loaded;
+  loaded.gpu_load = load->stats;
+  loaded.gpu_bytes = load->device_bytes;
+  loaded.gpu = std::move(load->decoder);
+  loaded.model = std::move(load->model);
+  RIGLM_ASSIGN_OR_RETURN(loaded.tokenizer, Tokenizer::FromGguf(loaded.model->gguf()));
+  return loaded;
+}
+
 }  // namespace
 
 void AddLoadOptions(CLI::App* cmd, LoadFlags* flags) {
   cmd->add_option("--devices", flags->devices,
                   "devices to run on as a pipeline, e.g. cpu or cpu,cpu,cpu (see riglm plan --help); "
-                  "run and bench also take cuda:N (one GPU, one token at a time so far)");
+                  "run and bench also take GPUs: cuda:0 or cuda:0,cuda:1 (streamed straight into them; "
+                  "3xcuda:0 splits one GPU into 3 stages)");
   cmd->add_option("--tensor-split", flags->tensor_split, "manual split: share of layers per device, e.g. 3,1,1")
       ->delimiter(',');
   cmd->add_option("--load-buffer", flags->load_buffer, "host memory for streaming weights from a URL or a folder")
@@ -63,12 +130,12 @@ Result<PulledModel> PullWithProgress(const ModelRef& ref, HubOptions options) {
   return pulled;
 }
 
-Result<LoadedModel> LoadModel(const std::string& name, const LoadFlags& flags) {
+Result<LoadedModel> LoadModel(const std::string& name, const LoadFlags& flags, int64_t gpu_context) {
   RIGLM_ASSIGN_OR_RETURN(const std::string path, ResolveModelLocation(name, flags.offline));
   // A CUDA build says once where it runs when no GPU was asked for; a command that asked for
   // one (--devices cuda:N) reports what stops it itself.
   static const bool reported = [&] {
-    if (!BuiltWithCuda() || CudaDeviceIndex(flags.devices)) return false;
+    if (!BuiltWithCuda() || DevicesAreGpus(flags.devices)) return false;
     if (Result<CudaRuntimeInfo> cuda = ProbeCudaRuntime(); !cuda.ok()) {
       std::fprintf(stderr, "riglm: %s: running on the CPU\n", cuda.status().message().c_str());
     } else {
@@ -83,8 +150,9 @@ Result<LoadedModel> LoadModel(const std::string& name, const LoadFlags& flags) {
   options.quant = flags.quant;
   RIGLM_ASSIGN_OR_RETURN(options.load.buffer_bytes, ParseByteSize(flags.load_buffer));
   if (const char* token = std::getenv("HF_TOKEN")) options.source.bearer_token = token;
+  if (DevicesAreGpus(flags.devices)) return LoadModelOnGpus(path, flags, options, gpu_context);
   Progress progress("loading " + path);
-  const bool streamed = IsUrl(path) || IsHfModelDir(path) || IsSplitGgufPath(path);
+  const bool streamed = IsUrl(path) || IsHfModelDir(path) || IsSplitGgufPath(path) || IsSyntheticLocation(path);
   if (streamed) {
     if (IsUrl(path)) options.load.readers = 4;  // several connections reach a network's line rate sooner
     options.load.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
@@ -115,12 +183,12 @@ int ReportError(const Status& status) {
   }
 }
 
-std::optional<int> CudaDeviceIndex(const std::string& devices) {
-  if (devices == "cuda") return 0;
-  if (!devices.starts_with("cuda:")) return std::nullopt;
-  const std::string index = devices.substr(5);
-  if (index.empty() || index.size() > 3 || index.find_first_not_of("0123456789") != std::string::npos) return -1;
-  return std::stoi(index);
+bool DevicesAreGpus(const std::string& devices) {
+  if (devices.empty()) return false;
+  for (std::string_view entry : SplitString(devices, ',')) {
+    if (!WithoutCount(entry).starts_with("cuda")) return false;
+  }
+  return true;
 }
 
 Result<std::vector<PipelineStage>> PlanStages(const LlamaModel& model, const LoadFlags& flags, int64_t context,
@@ -129,7 +197,8 @@ Result<std::vector<PipelineStage>> PlanStages(const LlamaModel& model, const Loa
   RIGLM_ASSIGN_OR_RETURN(std::vector<DeviceInfo> devices, ParseDeviceList(flags.devices.empty() ? "cpu" : flags.devices));
   for (const DeviceInfo& d : devices) {
     if (d.kind != DeviceKind::kCpu) {
-      return Unsupported(d.name + ": simulated devices can only be planned (riglm plan); run on cpu devices");
+      return Unsupported(d.name + ": simulated devices can only be planned (riglm plan), and GPUs cannot be mixed with "
+                                  "the CPU in one pipeline yet; run on cpu devices or on GPUs only");
     }
   }
   PlanOptions options;

@@ -7,7 +7,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "engine/decoder.h"
 #include "engine/pipeline.h"
+#include "loader/loader.h"
 #include "hub/hub_pull.h"
 #include "model/kv_cache.h"
 #include "model/llama_model.h"
@@ -19,6 +21,11 @@ namespace riglm::cli {
 struct LoadedModel {
   std::unique_ptr<LlamaModel> model;
   std::unique_ptr<Tokenizer> tokenizer;
+  // --devices naming GPUs: the model was streamed into them (its matrices are in GPU memory, so
+  // only this decoder computes with it), with the load's figures.
+  std::unique_ptr<SequenceDecoder> gpu;
+  LoadStats gpu_load;
+  uint64_t gpu_bytes = 0;
 };
 
 // Where weights are loaded (--devices, --tensor-split) and how (--load-buffer).
@@ -35,7 +42,8 @@ void AddModelSourceOptions(CLI::App* cmd, LoadFlags* flags);
 
 // What -m accepts, for the commands' help.
 inline constexpr const char* kModelHelp =
-    "model: a GGUF file or http(s) URL, a Hugging Face model folder, or a Hub id OWNER/REPO[:QUANT] (pulled when missing)";
+    "model: a GGUF file or http(s) URL, a Hugging Face model folder, a Hub id OWNER/REPO[:QUANT] (pulled when missing), "
+    "or synthetic:SHAPE:TYPE (noise weights generated while loading, for load and speed tests)";
 
 // A Hub id becomes the path of its files in the cache, pulled first (with a progress display)
 // when they are missing and `offline` is false; anything else is returned as it is.
@@ -45,12 +53,16 @@ Result<std::string> ResolveModelLocation(const std::string& name, bool offline);
 Result<PulledModel> PullWithProgress(const ModelRef& ref, HubOptions options);
 
 // A path, a URL, a folder or a Hub id (streamed with a progress display, interruptible with Ctrl-C).
-Result<LoadedModel> LoadModel(const std::string& location, const LoadFlags& flags = {});
+// When flags.devices names GPUs, the model streams straight into them, split by the planner,
+// with room for `gpu_context` positions (0: the model's context, at most 4096).
+Result<LoadedModel> LoadModel(const std::string& location, const LoadFlags& flags = {}, int64_t gpu_context = 0);
+
+// True when every --devices entry is a GPU: cuda, cuda:N, 3xcuda:0, ...
+bool DevicesAreGpus(const std::string& devices);
 
 // The pipeline stages the flags ask for, planned for this model at `context`; empty for the
-// default single CPU stage. Only CPU devices can run (simulated ones are for `riglm plan`).
-// --devices cuda or cuda:N: the GPU's index (-1 when malformed); nothing for other devices.
-std::optional<int> CudaDeviceIndex(const std::string& devices);
+// default single CPU stage. Only CPU devices run here (GPUs through LoadModel, simulated ones in
+// `riglm plan`).
 Result<std::vector<PipelineStage>> PlanStages(const LlamaModel& model, const LoadFlags& flags, int64_t context,
                                               KvCacheTypes kv_types);
 

@@ -38,7 +38,7 @@ int Run(RunFlags flags) {
     buffer << in.rdbuf();
     flags.prompt = buffer.str();
   }
-  auto loaded = LoadModel(flags.model_path, flags.load);
+  auto loaded = LoadModel(flags.model_path, flags.load, flags.context);
   if (!loaded.ok()) return ReportError(loaded.status());
   const LlamaModel& model = *loaded->model;
   const Tokenizer& tokenizer = *loaded->tokenizer;
@@ -61,12 +61,12 @@ int Run(RunFlags flags) {
   ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
   std::unique_ptr<Generator> generator;
   std::vector<PipelineStage> stages;
-  if (const std::optional<int> gpu = CudaDeviceIndex(flags.load.devices)) {
-    if (*gpu < 0) return ReportError(InvalidArgument("--devices: write cuda or cuda:N"));
-    auto decoder = CreateCudaDecoder(model, *gpu, ctx);
-    if (!decoder.ok()) return ReportError(decoder.status());
-    std::fprintf(stderr, "riglm: generating on %s\n", (*decoder)->device_name().c_str());
-    generator = std::make_unique<Generator>(model, tokenizer, std::move(*decoder), ctx);
+  if (loaded->gpu) {
+    if (flags.kv_cache.keys != "f16" || flags.kv_cache.values != "f16") {
+      return ReportError(Unsupported("the CUDA backend keeps an F16 KV cache; leave -ctk and -ctv at f16"));
+    }
+    std::fprintf(stderr, "riglm: generating on %s\n", loaded->gpu->device_name().c_str());
+    generator = std::make_unique<Generator>(model, tokenizer, std::move(loaded->gpu), ctx);
   } else {
     auto planned = PlanStages(model, flags.load, ctx, *kv_types);
     if (!planned.ok()) return ReportError(planned.status());

@@ -51,6 +51,9 @@ uint64_t AvailableHostBytes() {
 // Loads one model with its tokenizer, chat template and scheduler, after checking that its KV
 // cache (and repacked weights) fit the memory the host has left.
 Result<std::unique_ptr<ServedModel>> LoadServed(const ServeFlags& flags, const std::string& name, const std::string& path) {
+  if (DevicesAreGpus(flags.load.devices)) {
+    return Unsupported("riglm serve runs on the CPU so far (run and bench take GPUs); leave --devices out or name cpu devices");
+  }
   RIGLM_ASSIGN_OR_RETURN(LoadedModel loaded, LoadModel(path, flags.load));
   auto served = std::make_unique<ServedModel>();
   served->name = name;

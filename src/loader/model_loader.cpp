@@ -5,6 +5,7 @@
 #include "loader/gguf_header.h"
 #include "loader/split_gguf.h"
 #include "model/hf_model_source.h"
+#include "model/synthetic_source.h"
 
 namespace riglm {
 
@@ -30,7 +31,17 @@ const uint8_t* HostSink::data(const GgufTensorInfo& tensor) const {
   return it == tensors_.end() ? nullptr : it->second.get();
 }
 
+bool IsSyntheticLocation(const std::string& location) { return location.starts_with("synthetic:"); }
+
 Result<std::unique_ptr<ByteSource>> OpenModelSource(const std::string& location, const ModelLoadOptions& options) {
+  if (IsSyntheticLocation(location)) {
+    const std::string spec = location.substr(10);
+    const size_t colon = spec.find(':');
+    if (colon == std::string::npos) return InvalidArgument(location + ": write synthetic:SHAPE:TYPE, e.g. synthetic:llama-3.1-8b:Q4_K_M");
+    RIGLM_ASSIGN_OR_RETURN(ModelShape shape, FindModelShape(spec.substr(0, colon)));
+    RIGLM_ASSIGN_OR_RETURN(std::unique_ptr<SyntheticSource> source, SyntheticSource::Create(shape, spec.substr(colon + 1)));
+    return std::unique_ptr<ByteSource>(std::move(source));
+  }
   if (IsHfModelDir(location)) {
     HfModelOptions hf;
     hf.quant = options.quant;
@@ -45,7 +56,7 @@ Result<std::unique_ptr<ByteSource>> OpenModelSource(const std::string& location,
 }
 
 Result<std::unique_ptr<LlamaModel>> LoadModelFrom(const std::string& location, const ModelLoadOptions& options) {
-  const bool one_file = !IsUrl(location) && !IsHfModelDir(location) && !IsSplitGgufPath(location);
+  const bool one_file = !IsUrl(location) && !IsHfModelDir(location) && !IsSplitGgufPath(location) && !IsSyntheticLocation(location);
   if (one_file && options.quant.empty()) return LlamaModel::Load(location);
   RIGLM_ASSIGN_OR_RETURN(std::unique_ptr<ByteSource> source, OpenModelSource(location, options));
   RIGLM_ASSIGN_OR_RETURN(GgufFile gguf, ReadGgufHeader(*source));

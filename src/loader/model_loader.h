@@ -36,8 +36,11 @@ struct ModelLoadOptions {
   std::string quant;  // safetensors folders: quantize while streaming (a QuantRecipe name)
 };
 
-// The model's bytes as a GGUF: a GGUF file, an http(s) URL of one, or a Hugging Face model
-// folder (config.json + safetensors) converted on the fly.
+// The model's bytes as a GGUF: a GGUF file, an http(s) URL of one, a Hugging Face model
+// folder (config.json + safetensors) converted on the fly, or synthetic:SHAPE:TYPE (a model of a
+// preset shape whose tensor bytes are generated as they are read: noise, for load tests of any
+// size without the disk space).
+bool IsSyntheticLocation(const std::string& location);
 Result<std::unique_ptr<ByteSource>> OpenModelSource(const std::string& location, const ModelLoadOptions& options = {});
 
 Result<std::unique_ptr<LlamaModel>> LoadModelFrom(const std::string& location, const ModelLoadOptions& options = {});

@@ -12,7 +12,8 @@ namespace {
 // error so the caller can report one clear message.
 class TensorBinder {
  public:
-  TensorBinder(const GgufFile& gguf, const LlamaModel::TensorLocator& locate) : gguf_(gguf), locate_(locate) {}
+  TensorBinder(const GgufFile& gguf, const LlamaModel::TensorLocator& locate, bool matrices_on_device)
+      : gguf_(gguf), locate_(locate), matrices_on_device_(matrices_on_device) {}
 
   const GgufTensorInfo* Find(const std::string& name, std::vector<uint64_t> expected_dims, bool required) {
     const GgufTensorInfo* t = gguf_.FindTensor(name);
@@ -39,7 +40,7 @@ class TensorBinder {
     }
     weight_bytes_ += t->size_bytes;
     cpu::WeightMatrix w{t->type, Data(*t), rows, cols, RowBytes(t->type, cols), nullptr};
-    cpu::PreparePacked(&w);
+    if (!matrices_on_device_) cpu::PreparePacked(&w);
     return w;
   }
 
@@ -68,6 +69,7 @@ class TensorBinder {
 
   const GgufFile& gguf_;
   const LlamaModel::TensorLocator& locate_;
+  bool matrices_on_device_;
   Status status_;
   uint64_t weight_bytes_ = 0;
 };
@@ -88,10 +90,19 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::FromGguf(GgufFile gguf, const ui
 }
 
 Result<std::unique_ptr<LlamaModel>> LlamaModel::FromGguf(GgufFile gguf, const TensorLocator& locate) {
+  return Bind(std::move(gguf), locate, false);
+}
+
+Result<std::unique_ptr<LlamaModel>> LlamaModel::FromGgufOnDevice(GgufFile gguf, const TensorLocator& locate) {
+  return Bind(std::move(gguf), locate, true);
+}
+
+Result<std::unique_ptr<LlamaModel>> LlamaModel::Bind(GgufFile gguf, const TensorLocator& locate, bool matrices_on_device) {
   auto model = std::make_unique<LlamaModel>();
+  model->matrices_on_device_ = matrices_on_device;
   RIGLM_ASSIGN_OR_RETURN(model->config_, ModelConfig::FromGguf(gguf));
   const ModelConfig& c = model->config_;
-  TensorBinder bind(gguf, locate);
+  TensorBinder bind(gguf, locate, matrices_on_device);
   const int64_t embd = c.embedding_length;
   model->token_embedding_ = bind.Matrix("token_embd.weight", embd, c.vocab_size);
   model->output_norm_ = bind.Vector("output_norm.weight", embd);

@@ -36,6 +36,9 @@ class LlamaModel {
   // Where each tensor's bytes are: for weights streamed into memory the model does not map.
   using TensorLocator = std::function<const uint8_t*(const GgufTensorInfo&)>;
   static Result<std::unique_ptr<LlamaModel>> FromGguf(GgufFile gguf, const TensorLocator& locate);
+  // For a GPU backend: the matrices' `data` are addresses in GPU memory, which the host must not
+  // read, so no CPU-packed copies are made; vectors (norms, biases) must still be in host memory.
+  static Result<std::unique_ptr<LlamaModel>> FromGgufOnDevice(GgufFile gguf, const TensorLocator& locate);
   // Keeps the memory behind the tensors alive as long as the model.
   void KeepAlive(std::shared_ptr<const void> storage) { storage_.push_back(std::move(storage)); }
 
@@ -46,6 +49,7 @@ class LlamaModel {
   const cpu::WeightMatrix& output() const { return output_; }                    // [vocab, embedding]
   const std::vector<float>& output_norm() const { return output_norm_; }
   const std::vector<float>& rope_inv_freq() const { return rope_inv_freq_; }
+  bool matrices_on_device() const { return matrices_on_device_; }
   uint64_t weight_bytes() const { return weight_bytes_; }
   uint64_t parameter_count() const;  // elements of every tensor
   DType main_weight_type() const;    // the type holding the most bytes, as model names quote it
@@ -61,6 +65,9 @@ class LlamaModel {
   std::vector<float> output_norm_;
   std::vector<float> rope_inv_freq_;
   uint64_t weight_bytes_ = 0;
+  bool matrices_on_device_ = false;
+
+  static Result<std::unique_ptr<LlamaModel>> Bind(GgufFile gguf, const TensorLocator& locate, bool matrices_on_device);
 };
 
 }  // namespace riglm

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 
 #include "backend/cuda/cuda_model.h"
+#include "io/byte_source.h"
 #include "model/forward.h"
 #include "cuda/require_gpu.h"
 #include "test_support.h"
@@ -47,7 +49,9 @@ TEST(CudaModelTest, Stories260KLogitsMatchTheCpu) {
 
 TEST(CudaModelTest, QuantizedSyntheticLogitsMatchTheCpu) {
   REQUIRE_GPU();
-  for (DType type : {DType::kQ8_0, DType::kQ4_0}) {
+  for (DType type : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kQ3_K, DType::kQ2_K,
+                     DType::kQ5_0, DType::kQ4_1, DType::kIQ4_NL}) {
+    SCOPED_TRACE(DTypeName(type));
     testing::SyntheticModelSpec spec;
     spec.weight_type = type;
     const std::vector<uint8_t> bytes = testing::SyntheticModel(spec).ToBytes();
@@ -55,6 +59,96 @@ TEST(CudaModelTest, QuantizedSyntheticLogitsMatchTheCpu) {
     ASSERT_TRUE(model.ok()) << model.status().ToString();
     CompareLogits(**model, {1, 5, 17, 42, 9}, 1e-2);
   }
+}
+
+TEST(CudaModelTest, F16SyntheticLogitsMatchTheCpu) {
+  REQUIRE_GPU();
+  testing::SyntheticModelSpec spec;
+  spec.weight_type = DType::kF16;
+  const std::vector<uint8_t> bytes = testing::SyntheticModel(spec).ToBytes();
+  auto model = LlamaModel::FromGguf(std::move(GgufFile::Parse(bytes, bytes.size(), "synthetic").value()), bytes.data());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  CompareLogits(**model, {1, 5, 17, 42, 9}, 1e-3);
+}
+
+// Logits of every position, from `decode`.
+std::vector<std::vector<float>> DecodeAll(const std::function<Status(int32_t, int64_t, std::vector<float>*)>& decode,
+                                          const std::vector<int32_t>& tokens) {
+  std::vector<std::vector<float>> out;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    std::vector<float> logits;
+    const Status s = decode(tokens[i], static_cast<int64_t>(i), &logits);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    out.push_back(std::move(logits));
+  }
+  return out;
+}
+
+testing::SyntheticModelSpec FiveLayerSpec(DType type, bool tied) {
+  testing::SyntheticModelSpec spec;
+  spec.layers = 5;
+  spec.weight_type = type;
+  spec.tied_output = tied;
+  return spec;
+}
+
+// The same kernels in the same order: a pipeline over three logical devices of one GPU gives
+// exactly the logits of one stage.
+TEST(CudaModelTest, ThreeLogicalDevicesGiveTheLogitsOfOne) {
+  REQUIRE_GPU();
+  for (bool tied : {false, true}) {
+    const std::vector<uint8_t> bytes = testing::SyntheticModel(FiveLayerSpec(DType::kQ4_K, tied)).ToBytes();
+    auto model = LlamaModel::FromGguf(std::move(GgufFile::Parse(bytes, bytes.size(), "synthetic").value()), bytes.data());
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    auto one = cuda::CudaModel::Create(**model, 0, 32);
+    ASSERT_TRUE(one.ok()) << one.status().ToString();
+    const std::vector<CudaStage> stages = {{"cuda:0", 0, 0, 2, 0}, {"cuda:0.1", 0, 2, 3, 0}, {"cuda:0.2", 0, 3, 5, 0}};
+    auto three = cuda::CudaModel::Create(**model, stages, 32);
+    ASSERT_TRUE(three.ok()) << three.status().ToString();
+    const std::vector<int32_t> tokens = {1, 7, 33, 2, 90, 14};
+    auto a = DecodeAll([&](int32_t t, int64_t p, std::vector<float>* l) { return (*one)->Decode(t, p, l); }, tokens);
+    auto b = DecodeAll([&](int32_t t, int64_t p, std::vector<float>* l) { return (*three)->Decode(t, p, l); }, tokens);
+    EXPECT_EQ(a, b) << "tied " << tied;
+  }
+}
+
+// Streamed from the file straight into three logical devices, through the loader and the pinned
+// staging buffers: the logits of the model copied from host memory.
+TEST(CudaModelTest, StreamedIntoTheGpuDecodesAsTheCopiedModel) {
+  REQUIRE_GPU();
+  for (bool tied : {false, true}) {
+    testing::TempDir dir;
+    const std::string path = dir.File("model.gguf");
+    ASSERT_TRUE(testing::SyntheticModel(FiveLayerSpec(DType::kQ8_0, tied)).WriteFile(path).ok());
+    auto host = LlamaModel::Load(path);
+    ASSERT_TRUE(host.ok()) << host.status().ToString();
+    auto copied = cuda::CudaModel::Create(**host, 0, 32);
+    ASSERT_TRUE(copied.ok()) << copied.status().ToString();
+    auto source = OpenFileSource(path);
+    ASSERT_TRUE(source.ok());
+    const std::vector<CudaStage> stages = {{"cuda:0", 0, 0, 1, 0}, {"cuda:0.1", 0, 1, 4, 0}, {"cuda:0.2", 0, 4, 5, 0}};
+    LoadOptions options;
+    options.buffer_bytes = 64 << 10;  // many small chunks: pieces cross the staging buffers' edges
+    auto load = LoadCudaModel(**source, stages, 32, options);
+    ASSERT_TRUE(load.ok()) << load.status().ToString();
+    EXPECT_TRUE(load->model->matrices_on_device());
+    EXPECT_GT(load->device_bytes, 0u);
+    const std::vector<int32_t> tokens = {1, 7, 33, 2, 90, 14};
+    auto a = DecodeAll([&](int32_t t, int64_t p, std::vector<float>* l) { return (*copied)->Decode(t, p, l); }, tokens);
+    auto b = DecodeAll([&](int32_t t, int64_t p, std::vector<float>* l) { return load->decoder->Decode(t, p, l); }, tokens);
+    EXPECT_EQ(a, b) << "tied " << tied;
+  }
+}
+
+TEST(CudaModelTest, AStagePastItsMemoryCapIsRefused) {
+  REQUIRE_GPU();
+  const std::vector<uint8_t> bytes = testing::SyntheticModel(FiveLayerSpec(DType::kQ8_0, false)).ToBytes();
+  auto model = LlamaModel::FromGguf(std::move(GgufFile::Parse(bytes, bytes.size(), "synthetic").value()), bytes.data());
+  ASSERT_TRUE(model.ok());
+  const std::vector<CudaStage> stages = {{"cuda:0", 0, 0, 4, 0}, {"cuda:0.1", 0, 4, 5, 4096}};
+  auto capped = cuda::CudaModel::Create(**model, stages, 32);
+  EXPECT_EQ(capped.status().code(), StatusCode::kOutOfMemory);
+  EXPECT_NE(capped.status().message().find("cuda:0.1"), std::string::npos) << capped.status().ToString();
 }
 
 TEST(CudaModelTest, Stories260KGreedyTextMatchesTheCpu) {

@@ -1,20 +1,27 @@
-// A llama-family model on one GPU: its matrices, norms and biases copied into device memory, an
-// F16 KV cache there, and the decode step of one sequence built from the kernels in
-// cuda_kernels.h. The token embedding stays in host memory (one row is looked up per token), as
-// llama.cpp keeps it. First version: one token at a time, one sequence; only in CUDA builds.
+// A llama-family model on one GPU or pipelined over several (or over logical devices of one):
+// each stage holds its layers' matrices, norms and an F16 KV cache in its GPU's memory and runs
+// the decode step of one sequence for them from the kernels in cuda_kernels.h; the first stage
+// looks up the token embedding, the last applies the output head, and only the hidden state
+// (one row of floats) moves between stages. One token at a time, one sequence; only in CUDA
+// builds.
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "backend/cuda/cuda_runtime.h"
 #include "model/llama_model.h"
 
 namespace riglm::cuda {
 
 class CudaModel {
  public:
-  // Copies the weights of `model` (which must outlive this object) to GPU `device` and makes room
-  // for `context` positions. Unsupported for weight types without a kernel.
+  // `model` must outlive this object. Its matrices are copied to the stages' GPUs, unless
+  // model.matrices_on_device(), when they already are there (LoadCudaModel put them) and are used
+  // in place. Unsupported for weight types without a kernel; OutOfMemory past a memory cap.
+  static Result<std::unique_ptr<CudaModel>> Create(const LlamaModel& model, const std::vector<CudaStage>& stages,
+                                                   int64_t context);
+  // One stage with every layer on GPU `device`.
   static Result<std::unique_ptr<CudaModel>> Create(const LlamaModel& model, int device, int64_t context);
   ~CudaModel();
   CudaModel(const CudaModel&) = delete;
