@@ -77,7 +77,10 @@ int RunBench(const BenchFlags& flags) {
     // Stages on several GPUs read at the speed of the slowest; the first GPU stands for all.
     bandwidth = GpuPeakBandwidth(CudaDeviceOfName(gpu_info.substr(0, gpu_info.find_first_of(", "))).value_or(0));
     for (int64_t n : flags.prompt) {
-      if (n > 0) std::fprintf(stderr, "riglm: pp%lld skipped: the CUDA backend decodes one token at a time so far\n", static_cast<long long>(n));
+      if (n <= 0) continue;
+      auto r = BenchPromptOn(decoder, model, n, flags.repetitions);
+      if (!r.ok()) return ReportError(r.status());
+      results.push_back(*r);
     }
     for (int64_t n : flags.gen) {
       if (n <= 0) continue;

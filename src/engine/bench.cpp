@@ -21,29 +21,44 @@ void Summarize(BenchResult* r) {
 
 int32_t TokenAt(int64_t i, int64_t vocab) { return static_cast<int32_t>((i * 7919 + 13) % vocab); }
 
+// pp: one warm-up pass of `run_prompt`, then `repetitions` timed ones.
+Result<BenchResult> TimePrompt(int64_t n_prompt, int repetitions, const std::function<Status()>& run_prompt) {
+  BenchResult r;
+  r.test = "pp" + std::to_string(n_prompt);
+  r.n_prompt = n_prompt;
+  for (int rep = -1; rep < repetitions; ++rep) {  // rep -1 warms up
+    const auto start = std::chrono::steady_clock::now();
+    RIGLM_RETURN_IF_ERROR(run_prompt());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (rep >= 0) r.samples_ts.push_back(static_cast<double>(n_prompt) / seconds);
+  }
+  Summarize(&r);
+  return r;
+}
+
 }  // namespace
 
 Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64_t n_prompt, int repetitions,
                                 KvCacheTypes kv_types, const std::vector<PipelineStage>& stages, int64_t batch_size) {
-  BenchResult r;
-  r.test = "pp" + std::to_string(n_prompt);
-  r.n_prompt = n_prompt;
   PipelineRunner runner(model, pool, n_prompt, 1, kv_types, stages);
   std::vector<float> logits;
   Batch batch;
-  for (int rep = -1; rep < repetitions; ++rep) {  // rep -1 warms up
-    const auto start = std::chrono::steady_clock::now();
+  return TimePrompt(n_prompt, repetitions, [&]() -> Status {
     for (int64_t begin = 0; begin < n_prompt; begin += batch_size) {
       batch.Clear();
       const int64_t end = std::min(n_prompt, begin + batch_size);
       for (int64_t i = begin; i < end; ++i) batch.Add(TokenAt(i, model.config().vocab_size), static_cast<int32_t>(i), 0, i == end - 1);
       RIGLM_RETURN_IF_ERROR(runner.Run(batch, &logits));
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (rep >= 0) r.samples_ts.push_back(static_cast<double>(n_prompt) / seconds);
-  }
-  Summarize(&r);
-  return r;
+    return Status::Ok();
+  });
+}
+
+Result<BenchResult> BenchPromptOn(SequenceDecoder& decoder, const LlamaModel& model, int64_t n_prompt, int repetitions) {
+  std::vector<int32_t> tokens(n_prompt);
+  for (int64_t i = 0; i < n_prompt; ++i) tokens[i] = TokenAt(i, model.config().vocab_size);
+  std::vector<float> logits;
+  return TimePrompt(n_prompt, repetitions, [&] { return decoder.Prefill(tokens, 0, &logits); });
 }
 
 namespace {

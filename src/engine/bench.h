@@ -38,6 +38,9 @@ Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, i
 Result<BenchResult> BenchGenerationOn(SequenceDecoder& decoder, const LlamaModel& model, int64_t n_gen,
                                       int repetitions, double peak_bandwidth);
 
+// pp on a single-sequence decoder (a GPU): the prompt through its Prefill.
+Result<BenchResult> BenchPromptOn(SequenceDecoder& decoder, const LlamaModel& model, int64_t n_prompt, int repetitions);
+
 // Bytes of weights one decoded token reads: every matrix once, plus one embedding row.
 uint64_t WeightBytesPerToken(const LlamaModel& model);
 

@@ -32,10 +32,7 @@ Generator::Generator(const LlamaModel& model, const Tokenizer& tokenizer, std::u
 Status Generator::Evaluate(std::span<const int32_t> tokens, int64_t first_position, int64_t batch_size,
                            std::vector<float>* logits) {
   const int64_t n = static_cast<int64_t>(tokens.size());
-  if (decoder_) {
-    for (int64_t i = 0; i < n; ++i) RIGLM_RETURN_IF_ERROR(decoder_->Decode(tokens[i], first_position + i, logits));
-    return Status::Ok();
-  }
+  if (decoder_) return n == 1 ? decoder_->Decode(tokens[0], first_position, logits) : decoder_->Prefill(tokens, first_position, logits);
   const int64_t step = std::max<int64_t>(1, batch_size);
   for (int64_t begin = 0; begin < n; begin += step) {
     batch_.Clear();
