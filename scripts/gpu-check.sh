@@ -3,16 +3,15 @@
 # inventory (riglm devices), and runs the CUDA checks against the CPU reference, where a missing
 # GPU is a failure rather than a skip:
 #   - every kernel against the CPU reference (every weight type, embedding lookups, norms, RoPE,
-#     attention);
+#     decode and prompt attention, cuBLAS prompt products);
 #   - the decode step's logits on stories260K (F32, 1e-3), F16 (1e-3) and quantized (1e-2)
 #     synthetic models against the CPU forward pass;
 #   - a pipeline over three logical devices of one GPU, copied or streamed from the file, gives
-#     exactly the logits of one stage;
+#     exactly the logits of one stage; a prompt through Prefill those of token-by-token decoding;
 #   - stories260K's greedy text, on one GPU and on 3 logical devices (riglm run), equals the CPU's.
-# Then the figures: tg128 of synthetic llama-3.1-8b Q4_K_M and Q8_0 with the share of the GPU's
-# memory bandwidth (generated on the fly: no disk), and a ~26 GB model (synthetic
-# llama-3.1-70b Q2_K) streamed into VRAM with its throughput and the process's peak RSS.
-# Not yet here (issue 8 continues): pp512 on the GPU (prompts run a token at a time so far).
+# Then the figures: pp512 and tg128 of synthetic llama-3.1-8b Q4_K_M and Q8_0 with the share of
+# the GPU's memory bandwidth (weights generated while loading: no disk), and a ~26 GB model
+# (synthetic llama-3.1-70b Q2_K) streamed into VRAM with its throughput and the peak host RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d . || true)"
@@ -33,9 +32,9 @@ for devices in cuda:0 3xcuda:0; do
   if [ "$gpu_text" = "$cpu_text" ]; then echo "$devices: same text (${#gpu_text} bytes)"; else
     echo "$devices: DIFFERENT:"; echo "gpu: $gpu_text"; echo "cpu: $cpu_text"; exit 1; fi
 done
-echo "== tg128 on the GPU: synthetic llama-3.1-8b =="
+echo "== pp512 and tg128 on the GPU: synthetic llama-3.1-8b =="
 for type in Q4_K_M Q8_0; do
-  $riglm bench -m "synthetic:llama-3.1-8b:$type" -p 0 -n 128 -r 3 --devices cuda:0
+  $riglm bench -m "synthetic:llama-3.1-8b:$type" -p 512 -n 128 -r 3 --devices cuda:0
 done
 echo "== streaming a ~26 GB model into VRAM: throughput and peak host RSS =="
 $riglm bench -m synthetic:llama-3.1-70b:Q2_K -p 0 -n 16 -r 1 --devices cuda:0 --load-buffer 128MiB

@@ -109,6 +109,64 @@ TEST(CudaKernelsTest, DecodeAttentionMatchesTheCpu) {
   }
 }
 
+// A prompt's causal attention, query by query against the CPU over the keys up to its position;
+// head_dim 128 and 80 (not a multiple of the warp) both.
+TEST(CudaKernelsTest, PromptAttentionMatchesTheCpu) {
+  REQUIRE_GPU();
+  const int heads = 8, kv_heads = 2;
+  for (int head_dim : {128, 80}) {
+    const int64_t first = 37, rows = 21, num_keys = first + rows, row = kv_heads * head_dim;
+    const std::vector<float> q = testing::RandomFloats(rows * heads * head_dim, 3);
+    const std::vector<float> k = testing::RandomFloats(num_keys * row, 4), v = testing::RandomFloats(num_keys * row, 5);
+    std::vector<uint16_t> k16(k.size()), v16(v.size());
+    for (size_t i = 0; i < k.size(); ++i) {
+      k16[i] = FloatToHalf(k[i]);
+      v16[i] = FloatToHalf(v[i]);
+    }
+    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+    auto got = cuda::AttendPromptOnHost(q, k16, v16, first, rows, heads, kv_heads, head_dim, scale);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int h = 0; h < heads; ++h) {
+        const int kvh = h / (heads / kv_heads);
+        const cpu::KvView keys{reinterpret_cast<const uint8_t*>(k16.data() + kvh * head_dim), DType::kF16, static_cast<uint64_t>(row) * 2};
+        const cpu::KvView values{reinterpret_cast<const uint8_t*>(v16.data() + kvh * head_dim), DType::kF16, static_cast<uint64_t>(row) * 2};
+        std::vector<float> want(head_dim);
+        const float* qh = q.data() + (r * heads + h) * head_dim;
+        cpu::AttendOneHeadScalar(qh, keys, values, first + r + 1, head_dim, scale, want.data());
+        for (int d = 0; d < head_dim; ++d) {
+          ASSERT_NEAR((*got)[(r * heads + h) * head_dim + d], want[d], 1e-4) << "dim " << head_dim << " row " << r << " head " << h;
+        }
+      }
+    }
+  }
+}
+
+// Prompt products through cuBLAS: F16 weights and activations with float sums, against float64.
+TEST(CudaKernelsTest, MatMulRowsMatchesTheReference) {
+  REQUIRE_GPU();
+  const int64_t rows = 96, cols = 512, n = 7;
+  const std::vector<float> x = testing::RandomFloats(n * cols, 17);
+  for (DType type : {DType::kF16, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K, DType::kQ5_0}) {
+    const std::vector<uint8_t> bytes = testing::EncodeAs(type, testing::RandomFloats(rows * cols, 19));
+    auto y = cuda::MatMulRowsOnHost(type, bytes, rows, cols, x, n);
+    ASSERT_TRUE(y.ok()) << DTypeName(type) << ": " << y.status().ToString();
+    std::vector<float> w(cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      DequantizeRow(type, bytes.data() + r * RowBytes(type, cols), w.data(), cols);
+      for (int64_t t = 0; t < n; ++t) {
+        double want = 0.0, magnitude = 0.0;
+        for (int64_t c = 0; c < cols; ++c) {
+          want += static_cast<double>(w[c]) * x[t * cols + c];
+          magnitude += std::abs(static_cast<double>(w[c]) * x[t * cols + c]);
+        }
+        // Both operands rounded to F16: about 2^-11 of each product.
+        ASSERT_NEAR((*y)[t * rows + r], want, 2e-3 * magnitude + 1e-5) << DTypeName(type) << " row " << r << " token " << t;
+      }
+    }
+  }
+}
+
 TEST(CudaKernelsTest, GatheredRowsAreTheDequantizedRows) {
   REQUIRE_GPU();
   const int64_t rows = 9, cols = 512;

@@ -140,6 +140,40 @@ TEST(CudaModelTest, StreamedIntoTheGpuDecodesAsTheCopiedModel) {
   }
 }
 
+// A prompt through Prefill (cuBLAS products, prompt attention; 600 tokens cross the 512-token
+// chunks) leaves the model where token-by-token decoding does: close logits after it, and after
+// the next token.
+TEST(CudaModelTest, PrefillGivesTheLogitsOfTokenByTokenDecoding) {
+  REQUIRE_GPU();
+  for (DType type : {DType::kQ4_K, DType::kF16}) {
+    testing::SyntheticModelSpec spec = FiveLayerSpec(type, false);
+    spec.context = 1024;
+    const std::vector<uint8_t> bytes = testing::SyntheticModel(spec).ToBytes();
+    auto model = LlamaModel::FromGguf(std::move(GgufFile::Parse(bytes, bytes.size(), "synthetic").value()), bytes.data());
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    for (int64_t length : {int64_t{2}, int64_t{19}, int64_t{600}}) {
+      std::vector<int32_t> prompt(length);
+      for (int64_t i = 0; i < length; ++i) prompt[i] = static_cast<int32_t>((i * 37 + 5) % spec.vocab);
+      auto stepwise = cuda::CudaModel::Create(**model, 0, 640);
+      auto prefilled = cuda::CudaModel::Create(**model, {{"cuda:0", 0, 0, 3, 0}, {"cuda:0.1", 0, 3, 5, 0}}, 640);
+      ASSERT_TRUE(stepwise.ok() && prefilled.ok());
+      std::vector<float> want, got, want_next, got_next;
+      for (int64_t i = 0; i < length; ++i) ASSERT_TRUE((*stepwise)->Decode(prompt[i], i, &want).ok());
+      ASSERT_TRUE((*prefilled)->Prefill(prompt, 0, &got).ok());
+      ASSERT_TRUE((*stepwise)->Decode(3, length, &want_next).ok());
+      ASSERT_TRUE((*prefilled)->Decode(3, length, &got_next).ok());
+      double max_diff = 0.0, max_abs = 0.0, next_diff = 0.0;
+      for (size_t j = 0; j < want.size(); ++j) {
+        max_diff = std::max(max_diff, std::abs(static_cast<double>(got[j]) - want[j]));
+        next_diff = std::max(next_diff, std::abs(static_cast<double>(got_next[j]) - want_next[j]));
+        max_abs = std::max(max_abs, std::abs(static_cast<double>(want[j])));
+      }
+      EXPECT_LE(max_diff, 1e-2 * max_abs) << DTypeName(type) << ", " << length << " tokens";
+      EXPECT_LE(next_diff, 1e-2 * max_abs) << DTypeName(type) << ", " << length << " tokens, next";
+    }
+  }
+}
+
 TEST(CudaModelTest, AStagePastItsMemoryCapIsRefused) {
   REQUIRE_GPU();
   const std::vector<uint8_t> bytes = testing::SyntheticModel(FiveLayerSpec(DType::kQ8_0, false)).ToBytes();

@@ -30,15 +30,30 @@ Status DequantizeToHalf(DType type, const void* weights, int64_t rows, int64_t c
 Status RmsNorm(const float* x, const float* weight, float* y, int64_t rows, int64_t cols, float eps, void* stream);
 
 // Rotates the first `rot_dims` of each head by position * inv_freq (device array of rot_dims/2);
-// NeoX pairs (i, i + rot_dims/2) or interleaved pairs (2i, 2i+1), as cpu::Rope.
-Status Rope(float* x, int num_heads, int head_dim, int rot_dims, int64_t position, const float* inv_freq, bool neox,
-            void* stream);
+// NeoX pairs (i, i + rot_dims/2) or interleaved pairs (2i, 2i+1), as cpu::Rope. Row r of `x`
+// (num_heads heads) is at position first_position + r.
+Status Rope(float* x, int64_t rows, int num_heads, int head_dim, int rot_dims, int64_t first_position, const float* inv_freq,
+            bool neox, void* stream);
+// out (a __half array) = x rounded to F16.
+Status FloatsToHalves(const float* x, int64_t n, void* out, void* stream);
 // out[i] = silu(gate[i]) * up[i].
 Status SwiGlu(const float* gate, const float* up, int64_t n, float* out, void* stream);
 // One query token per head against `num_keys` cached positions. keys/values: F16 rows of
 // kv_heads * head_dim; `scores`: num_heads * num_keys floats of scratch.
 Status AttendDecode(const float* q, const void* keys, const void* values, int64_t num_keys, int num_heads, int kv_heads,
                     int head_dim, float scale, float* scores, float* out, void* stream);
+
+// A prompt's `rows` queries (row r at position first_position + r, causal) against the F16 cache,
+// whose rows 0..first_position + rows - 1 must be written.
+Status AttendPrompt(const float* q, const void* keys, const void* values, int64_t first_position, int64_t rows, int num_heads,
+                    int kv_heads, int head_dim, float scale, float* out, void* stream);
+
+// y (n x rows, row-major) = x (n x cols) times the transposed weights (rows x cols, any type with
+// a decoder): the weights are decoded to F16 in `half_weights` (rows * cols halves), x rounded
+// to F16 in `half_x` (n * cols halves), and cuBLAS multiplies them with float accumulation.
+// `cublas`: a cublasHandle_t of the current device.
+Status MatMulRows(void* cublas, DType type, const void* weights, int64_t rows, int64_t cols, const float* x, int64_t n,
+                  float* y, void* half_weights, void* half_x, void* stream);
 
 // The same, from and to host memory (allocates, copies, runs, copies back): for tests and checks.
 Result<std::vector<float>> MatVecOnHost(DType type, std::span<const uint8_t> weights, int64_t rows, int64_t cols,
@@ -48,6 +63,11 @@ Result<std::vector<float>> GatherRowsOnHost(DType type, std::span<const uint8_t>
 Result<std::vector<float>> RmsNormOnHost(std::span<const float> x, std::span<const float> weight, int64_t rows, float eps);
 Result<std::vector<float>> RopeOnHost(std::span<const float> x, int num_heads, int head_dim, int rot_dims, int64_t position,
                                       std::span<const float> inv_freq, bool neox);
+Result<std::vector<float>> AttendPromptOnHost(std::span<const float> q, std::span<const uint16_t> keys,
+                                              std::span<const uint16_t> values, int64_t first_position, int64_t rows,
+                                              int num_heads, int kv_heads, int head_dim, float scale);
+Result<std::vector<float>> MatMulRowsOnHost(DType type, std::span<const uint8_t> weights, int64_t rows, int64_t cols,
+                                            std::span<const float> x, int64_t n);
 Result<std::vector<float>> SwiGluOnHost(std::span<const float> gate, std::span<const float> up);
 Result<std::vector<float>> AttendDecodeOnHost(std::span<const float> q, std::span<const uint16_t> keys,
                                               std::span<const uint16_t> values, int64_t num_keys, int num_heads,

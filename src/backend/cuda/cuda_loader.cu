@@ -18,6 +18,10 @@ class CudaDecoder : public SequenceDecoder {
   Status Decode(int32_t token, int64_t position, std::vector<float>* logits) override {
     return model_->Decode(token, position, logits);
   }
+  Status Prefill(std::span<const int32_t> tokens, int64_t position, std::vector<float>* logits) override {
+    if (tokens.empty()) return InvalidArgument("a prompt of no tokens");
+    return model_->Prefill(tokens, position, logits);
+  }
   std::string device_name() const override { return name_; }
 
  private:

@@ -1,8 +1,10 @@
 #include "backend/cuda/cuda_model.h"
 
+#include <cublas_v2.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "backend/cuda/cuda_kernels.h"
@@ -17,10 +19,15 @@ __global__ void AddKernel(float* x, const float* __restrict__ y, int64_t n) {
   if (i < n) x[i] += y[i];
 }
 
-__global__ void ToHalfKernel(const float* __restrict__ x, __half* out, int64_t n) {
+// x (rows x width) += bias, row by row.
+__global__ void AddBiasKernel(float* x, const float* __restrict__ bias, int64_t rows, int64_t width) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) out[i] = __float2half_rn(x[i]);
+  if (i < rows * width) x[i] += bias[i % width];
 }
+
+// The most prompt tokens one pass through the layers takes: bounds the prompt activations and
+// F16 tiles each stage keeps.
+constexpr int64_t kPromptChunk = 512;
 
 unsigned Blocks(int64_t n) { return static_cast<unsigned>((n + 255) / 256); }
 
@@ -57,13 +64,60 @@ struct DeviceLayer {
   DeviceBuffer keys, values;  // F16, context x kv_width
 };
 
+// Activations of up to `rows` tokens, row-major.
+struct Activations {
+  int64_t rows = 0;
+  DeviceBuffer x, xn, q, k, v, attn, tmp, gate, up;
+  DeviceBuffer tokens;  // first stage: the token ids, read by the embedding lookup
+
+  Status Allocate(const ModelConfig& c, int64_t n) {
+    rows = n;
+    const size_t f = sizeof(float) * n;
+    RIGLM_RETURN_IF_ERROR(x.Upload(nullptr, c.embedding_length * f));
+    RIGLM_RETURN_IF_ERROR(xn.Upload(nullptr, c.embedding_length * f));
+    RIGLM_RETURN_IF_ERROR(q.Upload(nullptr, c.q_width() * f));
+    RIGLM_RETURN_IF_ERROR(k.Upload(nullptr, c.kv_width() * f));
+    RIGLM_RETURN_IF_ERROR(v.Upload(nullptr, c.kv_width() * f));
+    RIGLM_RETURN_IF_ERROR(attn.Upload(nullptr, c.q_width() * f));
+    RIGLM_RETURN_IF_ERROR(tmp.Upload(nullptr, c.embedding_length * f));
+    RIGLM_RETURN_IF_ERROR(gate.Upload(nullptr, c.feed_forward_length * f));
+    RIGLM_RETURN_IF_ERROR(up.Upload(nullptr, c.feed_forward_length * f));
+    return tokens.Upload(nullptr, n * sizeof(int32_t));
+  }
+  static uint64_t Bytes(const ModelConfig& c, int64_t n) {
+    return (3 * c.embedding_length + 2 * c.q_width() + 2 * c.kv_width() + 2 * c.feed_forward_length) * sizeof(float) * n +
+           n * sizeof(int32_t);
+  }
+};
+
+// Decoded weights and rounded activations for cuBLAS (MatMulRows) and its handle.
+struct PromptScratch {
+  DeviceBuffer half_weights, half_x;
+  cublasHandle_t cublas = nullptr;
+  PromptScratch() = default;
+  PromptScratch(const PromptScratch&) = delete;
+  PromptScratch& operator=(const PromptScratch&) = delete;
+  ~PromptScratch() {
+    if (cublas) cublasDestroy(cublas);
+  }
+  static int64_t LargestMatrix(const ModelConfig& c) {
+    return std::max({c.q_width() * c.embedding_length, c.feed_forward_length * c.embedding_length});
+  }
+  static int64_t WidestInput(const ModelConfig& c) { return std::max({c.embedding_length, c.q_width(), c.feed_forward_length}); }
+  static uint64_t Bytes(const ModelConfig& c, int64_t rows) {
+    return (LargestMatrix(c) + rows * WidestInput(c)) * sizeof(__half);
+  }
+};
+
 struct Stage {
   CudaStage layout;
   std::vector<DeviceLayer> layers;
   DeviceBuffer inv_freq;
-  DeviceBuffer x, xn, q, k, v, attn, tmp, gate, up, scores;  // activations of one token
+  Activations one;     // a generated token
+  Activations prompt;  // up to kPromptChunk prompt tokens
+  PromptScratch scratch;
+  DeviceBuffer scores;     // decode attention: heads x context
   DeviceMatrix embedding;  // first stage
-  DeviceBuffer token;      // first stage: the token id, read by the embedding lookup
   DeviceMatrix output;     // last stage
   DeviceBuffer output_norm, logits;
 };
@@ -82,8 +136,9 @@ uint64_t StageBytes(const LlamaModel& model, const CudaStage& s, bool first, boo
   }
   if (first) bytes += MatrixBytes(model.token_embedding());
   if (last) bytes += MatrixBytes(model.output()) + c.vocab_size * sizeof(float);
-  bytes += (4 * c.embedding_length + 2 * c.q_width() + 2 * c.kv_width() + 2 * c.feed_forward_length +
-            c.head_count * context) * sizeof(float);
+  const int64_t chunk = std::min(kPromptChunk, context);
+  bytes += Activations::Bytes(c, 1) + Activations::Bytes(c, chunk) + PromptScratch::Bytes(c, chunk) +
+           c.head_count * context * sizeof(float);
   return bytes;
 }
 
@@ -113,25 +168,71 @@ Status BuildStage(const LlamaModel& model, bool on_device, int64_t context, bool
     RIGLM_RETURN_IF_ERROR(d.keys.Upload(nullptr, cache_bytes));
     RIGLM_RETURN_IF_ERROR(d.values.Upload(nullptr, cache_bytes));
   }
-  if (first) {
-    RIGLM_RETURN_IF_ERROR(BindMatrix(model.token_embedding(), "token_embd", on_device, &stage->embedding));
-    RIGLM_RETURN_IF_ERROR(stage->token.Upload(nullptr, sizeof(int32_t)));
-  }
+  if (first) RIGLM_RETURN_IF_ERROR(BindMatrix(model.token_embedding(), "token_embd", on_device, &stage->embedding));
   if (last) RIGLM_RETURN_IF_ERROR(UploadVector(model.output_norm(), &stage->output_norm));
   RIGLM_RETURN_IF_ERROR(UploadVector(model.rope_inv_freq(), &stage->inv_freq));
-  const size_t f = sizeof(float);
-  RIGLM_RETURN_IF_ERROR(stage->x.Upload(nullptr, c.embedding_length * f));
-  RIGLM_RETURN_IF_ERROR(stage->xn.Upload(nullptr, c.embedding_length * f));
-  RIGLM_RETURN_IF_ERROR(stage->q.Upload(nullptr, c.q_width() * f));
-  RIGLM_RETURN_IF_ERROR(stage->k.Upload(nullptr, c.kv_width() * f));
-  RIGLM_RETURN_IF_ERROR(stage->v.Upload(nullptr, c.kv_width() * f));
-  RIGLM_RETURN_IF_ERROR(stage->attn.Upload(nullptr, c.q_width() * f));
-  RIGLM_RETURN_IF_ERROR(stage->tmp.Upload(nullptr, c.embedding_length * f));
-  RIGLM_RETURN_IF_ERROR(stage->gate.Upload(nullptr, c.feed_forward_length * f));
-  RIGLM_RETURN_IF_ERROR(stage->up.Upload(nullptr, c.feed_forward_length * f));
-  RIGLM_RETURN_IF_ERROR(stage->scores.Upload(nullptr, static_cast<size_t>(c.head_count) * context * f));
-  if (last) RIGLM_RETURN_IF_ERROR(stage->logits.Upload(nullptr, c.vocab_size * f));
+  const int64_t chunk = std::min(kPromptChunk, context);
+  RIGLM_RETURN_IF_ERROR(stage->one.Allocate(c, 1));
+  RIGLM_RETURN_IF_ERROR(stage->prompt.Allocate(c, chunk));
+  RIGLM_RETURN_IF_ERROR(stage->scratch.half_weights.Upload(nullptr, PromptScratch::LargestMatrix(c) * sizeof(__half)));
+  RIGLM_RETURN_IF_ERROR(stage->scratch.half_x.Upload(nullptr, chunk * PromptScratch::WidestInput(c) * sizeof(__half)));
+  if (cublasCreate(&stage->scratch.cublas) != CUBLAS_STATUS_SUCCESS) return Internal(s.name + ": cublasCreate failed");
+  RIGLM_RETURN_IF_ERROR(stage->scores.Upload(nullptr, static_cast<size_t>(c.head_count) * context * sizeof(float)));
+  if (last) RIGLM_RETURN_IF_ERROR(stage->logits.Upload(nullptr, c.vocab_size * sizeof(float)));
   return Status::Ok();
+}
+
+float* F(DeviceBuffer& b) { return static_cast<float*>(b.ptr); }
+
+// Stage `s`'s layers for `n` tokens at positions position..position + n - 1, whose hidden states
+// are in a.x: one token through the matrix-vector kernels, more through MatMulRows.
+Status RunLayers(const ModelConfig& c, Stage& s, Activations& a, int64_t n, int64_t position) {
+  const int heads = static_cast<int>(c.head_count), kv_heads = static_cast<int>(c.head_count_kv);
+  const int head_dim = static_cast<int>(c.head_dim), rot = static_cast<int>(c.rope_dims);
+  const bool neox = c.rope_style == cpu::RopeStyle::kNeox;
+  const float eps = static_cast<float>(c.rms_norm_eps), scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const int64_t embd = c.embedding_length;
+  auto mm = [&](const DeviceMatrix& w, DeviceBuffer& in, DeviceBuffer& out) {
+    if (n == 1) return MatVec(w.type, w.data, w.rows, w.cols, F(in), F(out), nullptr);
+    return MatMulRows(s.scratch.cublas, w.type, w.data, w.rows, w.cols, F(in), n, F(out), s.scratch.half_weights.ptr,
+                      s.scratch.half_x.ptr, nullptr);
+  };
+  auto add_bias = [&](DeviceBuffer& x, DeviceBuffer& bias, int64_t width) {
+    AddBiasKernel<<<Blocks(n * width), 256>>>(F(x), F(bias), n, width);
+  };
+  for (DeviceLayer& l : s.layers) {
+    RIGLM_RETURN_IF_ERROR(RmsNorm(F(a.x), F(l.attn_norm), F(a.xn), n, embd, eps, nullptr));
+    RIGLM_RETURN_IF_ERROR(mm(l.q, a.xn, a.q));
+    RIGLM_RETURN_IF_ERROR(mm(l.k, a.xn, a.k));
+    RIGLM_RETURN_IF_ERROR(mm(l.v, a.xn, a.v));
+    if (c.has_qkv_bias) {
+      add_bias(a.q, l.bias_q, c.q_width());
+      add_bias(a.k, l.bias_k, c.kv_width());
+      add_bias(a.v, l.bias_v, c.kv_width());
+    }
+    RIGLM_RETURN_IF_ERROR(Rope(F(a.q), n, heads, head_dim, rot, position, F(s.inv_freq), neox, nullptr));
+    RIGLM_RETURN_IF_ERROR(Rope(F(a.k), n, kv_heads, head_dim, rot, position, F(s.inv_freq), neox, nullptr));
+    __half* key_rows = static_cast<__half*>(l.keys.ptr) + position * c.kv_width();
+    __half* value_rows = static_cast<__half*>(l.values.ptr) + position * c.kv_width();
+    RIGLM_RETURN_IF_ERROR(FloatsToHalves(F(a.k), n * c.kv_width(), key_rows, nullptr));
+    RIGLM_RETURN_IF_ERROR(FloatsToHalves(F(a.v), n * c.kv_width(), value_rows, nullptr));
+    if (n == 1) {
+      RIGLM_RETURN_IF_ERROR(AttendDecode(F(a.q), l.keys.ptr, l.values.ptr, position + 1, heads, kv_heads, head_dim, scale,
+                                         F(s.scores), F(a.attn), nullptr));
+    } else {
+      RIGLM_RETURN_IF_ERROR(AttendPrompt(F(a.q), l.keys.ptr, l.values.ptr, position, n, heads, kv_heads, head_dim, scale,
+                                         F(a.attn), nullptr));
+    }
+    RIGLM_RETURN_IF_ERROR(mm(l.o, a.attn, a.tmp));
+    AddKernel<<<Blocks(n * embd), 256>>>(F(a.x), F(a.tmp), n * embd);
+    RIGLM_RETURN_IF_ERROR(RmsNorm(F(a.x), F(l.ffn_norm), F(a.xn), n, embd, eps, nullptr));
+    RIGLM_RETURN_IF_ERROR(mm(l.gate, a.xn, a.gate));
+    RIGLM_RETURN_IF_ERROR(mm(l.up, a.xn, a.up));
+    RIGLM_RETURN_IF_ERROR(SwiGlu(F(a.gate), F(a.up), n * c.feed_forward_length, F(a.gate), nullptr));
+    RIGLM_RETURN_IF_ERROR(mm(l.down, a.gate, a.tmp));
+    AddKernel<<<Blocks(n * embd), 256>>>(F(a.x), F(a.tmp), n * embd);
+  }
+  return CheckCuda(cudaGetLastError(), "layer kernels");
 }
 
 // The last stage's output head. A tied head is the embedding, which a streamed model holds on
@@ -183,7 +284,7 @@ Result<std::unique_ptr<CudaModel>> CudaModel::Create(const LlamaModel& model, co
   auto impl = std::make_unique<Impl>();
   impl->model = &model;
   impl->context = context;
-  impl->stages.resize(stages.size());
+  impl->stages = std::vector<Stage>(stages.size());  // Stage cannot move: built in place
   for (size_t i = 0; i < stages.size(); ++i) {
     const bool first = i == 0, last = i + 1 == stages.size();
     const uint64_t need = StageBytes(model, stages[i], first, last, context);
@@ -209,66 +310,58 @@ Result<std::unique_ptr<CudaModel>> CudaModel::Create(const LlamaModel& model, co
 }
 
 Status CudaModel::Decode(int32_t token, int64_t position, std::vector<float>* logits) {
+  return Run(std::span<const int32_t>(&token, 1), position, logits);
+}
+
+Status CudaModel::Prefill(std::span<const int32_t> tokens, int64_t position, std::vector<float>* logits) {
+  for (size_t begin = 0; begin < tokens.size(); begin += kPromptChunk) {
+    const size_t n = std::min<size_t>(kPromptChunk, tokens.size() - begin);
+    RIGLM_RETURN_IF_ERROR(Run(tokens.subspan(begin, n), position + static_cast<int64_t>(begin),
+                              begin + n == tokens.size() ? logits : nullptr));
+  }
+  return Status::Ok();
+}
+
+Status CudaModel::Run(std::span<const int32_t> tokens, int64_t position, std::vector<float>* logits) {
   Impl& m = *impl_;
   const ModelConfig& c = m.model->config();
-  if (token < 0 || token >= c.vocab_size) return InvalidArgument("token " + std::to_string(token) + " is outside the vocabulary");
-  if (position < 0 || position >= m.context) return InvalidArgument("position " + std::to_string(position) + " is past the context");
-  auto f = [](DeviceBuffer& b) { return static_cast<float*>(b.ptr); };
-  auto mv = [&](const DeviceMatrix& w, DeviceBuffer& in, DeviceBuffer& out) {
-    return MatVec(w.type, w.data, w.rows, w.cols, f(in), f(out), nullptr);
-  };
-  const int heads = static_cast<int>(c.head_count), kv_heads = static_cast<int>(c.head_count_kv);
-  const int head_dim = static_cast<int>(c.head_dim), rot = static_cast<int>(c.rope_dims);
-  const bool neox = c.rope_style == cpu::RopeStyle::kNeox;
-  const float eps = static_cast<float>(c.rms_norm_eps), scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  const size_t hidden_bytes = c.embedding_length * sizeof(float);
-
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0) return InvalidArgument("no tokens to run");
+  for (int32_t token : tokens) {
+    if (token < 0 || token >= c.vocab_size) return InvalidArgument("token " + std::to_string(token) + " is outside the vocabulary");
+  }
+  if (position < 0 || position + n > m.context) {
+    return InvalidArgument("positions " + std::to_string(position) + "-" + std::to_string(position + n - 1) +
+                           " are past the context of " + std::to_string(m.context));
+  }
+  auto acts = [n](Stage& s) -> Activations& { return n == 1 ? s.one : s.prompt; };
   Stage& first = m.stages.front();
   RIGLM_RETURN_IF_ERROR(CheckCuda(cudaSetDevice(first.layout.device), "cudaSetDevice"));
-  RIGLM_RETURN_IF_ERROR(CheckCuda(cudaMemcpy(first.token.ptr, &token, sizeof token, cudaMemcpyHostToDevice), "token upload"));
+  Activations& in = acts(first);
+  RIGLM_RETURN_IF_ERROR(CheckCuda(cudaMemcpy(in.tokens.ptr, tokens.data(), n * sizeof(int32_t), cudaMemcpyHostToDevice), "token upload"));
   RIGLM_RETURN_IF_ERROR(GatherRows(first.embedding.type, first.embedding.data, c.embedding_length,
-                                   static_cast<const int32_t*>(first.token.ptr), 1, f(first.x), nullptr));
+                                   static_cast<const int32_t*>(in.tokens.ptr), n, F(in.x), nullptr));
   for (size_t si = 0; si < m.stages.size(); ++si) {
     Stage& s = m.stages[si];
     RIGLM_RETURN_IF_ERROR(CheckCuda(cudaSetDevice(s.layout.device), "cudaSetDevice"));
     if (si > 0) {
       // Ordered after the previous stage's work and before this one's (legacy default streams).
-      const Stage& prev = m.stages[si - 1];
-      RIGLM_RETURN_IF_ERROR(CheckCuda(cudaMemcpyPeer(s.x.ptr, s.layout.device, prev.x.ptr, prev.layout.device, hidden_bytes),
-                                      "hidden state to the next stage"));
+      Stage& prev = m.stages[si - 1];
+      RIGLM_RETURN_IF_ERROR(CheckCuda(cudaMemcpyPeer(acts(s).x.ptr, s.layout.device, acts(prev).x.ptr, prev.layout.device,
+                                                     n * c.embedding_length * sizeof(float)),
+                                      "hidden states to the next stage"));
     }
-    for (DeviceLayer& l : s.layers) {
-      RIGLM_RETURN_IF_ERROR(RmsNorm(f(s.x), f(l.attn_norm), f(s.xn), 1, c.embedding_length, eps, nullptr));
-      RIGLM_RETURN_IF_ERROR(mv(l.q, s.xn, s.q));
-      RIGLM_RETURN_IF_ERROR(mv(l.k, s.xn, s.k));
-      RIGLM_RETURN_IF_ERROR(mv(l.v, s.xn, s.v));
-      if (c.has_qkv_bias) {
-        AddKernel<<<Blocks(c.q_width()), 256>>>(f(s.q), f(l.bias_q), c.q_width());
-        AddKernel<<<Blocks(c.kv_width()), 256>>>(f(s.k), f(l.bias_k), c.kv_width());
-        AddKernel<<<Blocks(c.kv_width()), 256>>>(f(s.v), f(l.bias_v), c.kv_width());
-      }
-      RIGLM_RETURN_IF_ERROR(Rope(f(s.q), heads, head_dim, rot, position, f(s.inv_freq), neox, nullptr));
-      RIGLM_RETURN_IF_ERROR(Rope(f(s.k), kv_heads, head_dim, rot, position, f(s.inv_freq), neox, nullptr));
-      __half* key_row = static_cast<__half*>(l.keys.ptr) + position * c.kv_width();
-      __half* value_row = static_cast<__half*>(l.values.ptr) + position * c.kv_width();
-      ToHalfKernel<<<Blocks(c.kv_width()), 256>>>(f(s.k), key_row, c.kv_width());
-      ToHalfKernel<<<Blocks(c.kv_width()), 256>>>(f(s.v), value_row, c.kv_width());
-      RIGLM_RETURN_IF_ERROR(AttendDecode(f(s.q), l.keys.ptr, l.values.ptr, position + 1, heads, kv_heads, head_dim, scale,
-                                         f(s.scores), f(s.attn), nullptr));
-      RIGLM_RETURN_IF_ERROR(mv(l.o, s.attn, s.tmp));
-      AddKernel<<<Blocks(c.embedding_length), 256>>>(f(s.x), f(s.tmp), c.embedding_length);
-      RIGLM_RETURN_IF_ERROR(RmsNorm(f(s.x), f(l.ffn_norm), f(s.xn), 1, c.embedding_length, eps, nullptr));
-      RIGLM_RETURN_IF_ERROR(mv(l.gate, s.xn, s.gate));
-      RIGLM_RETURN_IF_ERROR(mv(l.up, s.xn, s.up));
-      RIGLM_RETURN_IF_ERROR(SwiGlu(f(s.gate), f(s.up), c.feed_forward_length, f(s.gate), nullptr));
-      RIGLM_RETURN_IF_ERROR(mv(l.down, s.gate, s.tmp));
-      AddKernel<<<Blocks(c.embedding_length), 256>>>(f(s.x), f(s.tmp), c.embedding_length);
-    }
+    RIGLM_RETURN_IF_ERROR(RunLayers(c, s, acts(s), n, position));
   }
+  if (logits == nullptr) return Status::Ok();
+  // Only the last token's logits: its row through the final norm and the head.
   Stage& last = m.stages.back();
-  RIGLM_RETURN_IF_ERROR(RmsNorm(f(last.x), f(last.output_norm), f(last.xn), 1, c.embedding_length, eps, nullptr));
-  RIGLM_RETURN_IF_ERROR(mv(last.output, last.xn, last.logits));
-  RIGLM_RETURN_IF_ERROR(CheckCuda(cudaGetLastError(), "decode step"));
+  Activations& out = acts(last);
+  const int64_t row = (n - 1) * c.embedding_length;
+  RIGLM_RETURN_IF_ERROR(RmsNorm(F(out.x) + row, F(last.output_norm), F(out.xn), 1, c.embedding_length,
+                                static_cast<float>(c.rms_norm_eps), nullptr));
+  RIGLM_RETURN_IF_ERROR(MatVec(last.output.type, last.output.data, last.output.rows, last.output.cols, F(out.xn), F(last.logits), nullptr));
+  RIGLM_RETURN_IF_ERROR(CheckCuda(cudaGetLastError(), "output head"));
   RIGLM_ASSIGN_OR_RETURN(*logits, last.logits.Download<float>(c.vocab_size));
   return Status::Ok();
 }

@@ -1,12 +1,13 @@
 // A llama-family model on one GPU or pipelined over several (or over logical devices of one):
 // each stage holds its layers' matrices, norms and an F16 KV cache in its GPU's memory and runs
-// the decode step of one sequence for them from the kernels in cuda_kernels.h; the first stage
-// looks up the token embedding, the last applies the output head, and only the hidden state
-// (one row of floats) moves between stages. One token at a time, one sequence; only in CUDA
-// builds.
+// one sequence for them from the kernels in cuda_kernels.h: a prompt in chunks through cuBLAS,
+// then a token at a time through the matrix-vector kernels. The first stage looks up the token
+// embeddings, the last applies the output head, and only hidden states (a row of floats per
+// token) move between stages. Only in CUDA builds.
 #pragma once
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "backend/cuda/cuda_runtime.h"
@@ -29,12 +30,17 @@ class CudaModel {
 
   // Runs `token` at `position` (positions 0..position-1 must have run) and returns the logits.
   Status Decode(int32_t token, int64_t position, std::vector<float>* logits);
+  // Runs a prompt at positions position, position + 1, ... in chunks of up to 512 tokens
+  // (matrix products through cuBLAS) and returns the logits after its last token.
+  Status Prefill(std::span<const int32_t> tokens, int64_t position, std::vector<float>* logits);
 
   uint64_t device_bytes() const;
 
  private:
   struct Impl;
   explicit CudaModel(std::unique_ptr<Impl> impl);
+  // `logits` null: run without the output head (a prompt chunk before the last).
+  Status Run(std::span<const int32_t> tokens, int64_t position, std::vector<float>* logits);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,6 +1,7 @@
-// Element-wise and attention kernels of the decode step: RoPE, SwiGLU, and attention of one
-// query token over an F16 KV cache (one thread block per query head; grouped-query heads share
-// their key/value head). Exact first; split-K over long contexts comes with GPU measurements.
+// Element-wise and attention kernels: RoPE, SwiGLU, F16 conversion, attention of one query token
+// over an F16 KV cache (one thread block per query head; grouped-query heads share their
+// key/value head) and of a prompt's queries (one warp per query and head, online softmax).
+// Exact first; split-K over long contexts comes with GPU measurements.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -15,15 +16,17 @@ namespace {
 constexpr int kWarp = 32;
 constexpr int kAttendThreads = 256;
 
-__global__ void RopeKernel(float* x, int num_heads, int head_dim, int rot_dims, int64_t position,
+// Row r of x (num_heads heads of head_dim) is at position first_position + r.
+__global__ void RopeKernel(float* x, int64_t rows, int num_heads, int head_dim, int rot_dims, int64_t first_position,
                            const float* __restrict__ inv_freq, bool neox) {
   const int half = rot_dims / 2;
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;  // pair index across heads
-  if (i >= num_heads * half) return;
-  const int head = i / half, pair = i % half;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;  // pair index across rows and heads
+  if (i >= rows * num_heads * half) return;
+  const int64_t row = i / (num_heads * half);
+  const int head = static_cast<int>(i / half % num_heads), pair = static_cast<int>(i % half);
   double s, c;
-  sincos(static_cast<double>(position) * inv_freq[pair], &s, &c);  // as the CPU computes the angle
-  float* v = x + static_cast<int64_t>(head) * head_dim;
+  sincos(static_cast<double>(first_position + row) * inv_freq[pair], &s, &c);  // as the CPU computes the angle
+  float* v = x + (row * num_heads + head) * head_dim;
   const int a_idx = neox ? pair : 2 * pair, b_idx = neox ? pair + half : 2 * pair + 1;
   const float a = v[a_idx], b = v[b_idx];
   v[a_idx] = a * static_cast<float>(c) - b * static_cast<float>(s);
@@ -92,16 +95,93 @@ __global__ void AttendKernel(const float* __restrict__ q, const __half* __restri
   }
 }
 
+__global__ void ToHalfKernel(const float* __restrict__ x, __half* out, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = __float2half_rn(x[i]);
+}
+
+// The attention of a prompt's queries: query r (at position first_position + r) over keys
+// 0..first_position + r of the F16 cache, one warp per (query, head). Scores never reach memory:
+// each key updates a running maximum, normalizer and weighted sum (online softmax), so the
+// work needs no scratch whatever the prompt's length. Each lane holds head_dim / 32 dimensions.
+constexpr int kMaxDimsPerLane = 8;  // head_dim up to 256
+
+__global__ void AttendPromptKernel(const float* __restrict__ q, const __half* __restrict__ keys,
+                                   const __half* __restrict__ values, int64_t first_position, int64_t rows, int num_heads,
+                                   int kv_heads, int head_dim, float scale, float* __restrict__ out) {
+  const int64_t pair = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kWarp) + threadIdx.x / kWarp;
+  if (pair >= rows * num_heads) return;
+  const int lane = threadIdx.x % kWarp;
+  const int64_t r = pair / num_heads;
+  const int head = static_cast<int>(pair % num_heads);
+  const int kv_head = head / (num_heads / kv_heads);
+  const int64_t kv_row = static_cast<int64_t>(kv_heads) * head_dim;
+  const float* qh = q + (r * num_heads + head) * head_dim;
+  const int dims = (head_dim + kWarp - 1) / kWarp;
+  float qv[kMaxDimsPerLane], acc[kMaxDimsPerLane];
+  for (int i = 0; i < kMaxDimsPerLane; ++i) {
+    const int d = lane + i * kWarp;
+    qv[i] = i < dims && d < head_dim ? qh[d] : 0.0f;
+    acc[i] = 0.0f;
+  }
+  float running_max = -FLT_MAX, normalizer = 0.0f;
+  const int64_t num_keys = first_position + r + 1;
+  for (int64_t j = 0; j < num_keys; ++j) {
+    const __half* k = keys + j * kv_row + static_cast<int64_t>(kv_head) * head_dim;
+    float dot = 0.0f;
+    for (int i = 0; i < dims; ++i) {
+      const int d = lane + i * kWarp;
+      if (d < head_dim) dot += qv[i] * __half2float(k[d]);
+    }
+    for (int offset = kWarp / 2; offset > 0; offset /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, offset);
+    const float score = dot * scale;
+    const float new_max = fmaxf(running_max, score);
+    const float rescale = expf(running_max - new_max), weight = expf(score - new_max);
+    normalizer = normalizer * rescale + weight;
+    const __half* v = values + j * kv_row + static_cast<int64_t>(kv_head) * head_dim;
+    for (int i = 0; i < dims; ++i) {
+      const int d = lane + i * kWarp;
+      acc[i] = acc[i] * rescale + (d < head_dim ? weight * __half2float(v[d]) : 0.0f);
+    }
+    running_max = new_max;
+  }
+  float* oh = out + (r * num_heads + head) * head_dim;
+  for (int i = 0; i < dims; ++i) {
+    const int d = lane + i * kWarp;
+    if (d < head_dim) oh[d] = acc[i] / normalizer;
+  }
+}
+
 unsigned Blocks(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
 }  // namespace
 
-Status Rope(float* x, int num_heads, int head_dim, int rot_dims, int64_t position, const float* inv_freq, bool neox,
-            void* stream) {
-  const int pairs = num_heads * (rot_dims / 2);
-  RopeKernel<<<Blocks(pairs, 256), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, num_heads, head_dim, rot_dims, position,
-                                                                                 inv_freq, neox);
+Status Rope(float* x, int64_t rows, int num_heads, int head_dim, int rot_dims, int64_t first_position, const float* inv_freq,
+            bool neox, void* stream) {
+  const int64_t pairs = rows * num_heads * (rot_dims / 2);
+  if (pairs == 0) return Status::Ok();
+  RopeKernel<<<Blocks(pairs, 256), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, rows, num_heads, head_dim, rot_dims,
+                                                                                 first_position, inv_freq, neox);
   return CheckCuda(cudaGetLastError(), "RoPE kernel");
+}
+
+Status FloatsToHalves(const float* x, int64_t n, void* out, void* stream) {
+  if (n == 0) return Status::Ok();
+  ToHalfKernel<<<Blocks(n, 256), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, static_cast<__half*>(out), n);
+  return CheckCuda(cudaGetLastError(), "float-to-half kernel");
+}
+
+Status AttendPrompt(const float* q, const void* keys, const void* values, int64_t first_position, int64_t rows, int num_heads,
+                    int kv_heads, int head_dim, float scale, float* out, void* stream) {
+  if (kv_heads <= 0 || num_heads % kv_heads != 0) return InvalidArgument("query heads must be a multiple of key/value heads");
+  if (head_dim > kMaxDimsPerLane * kWarp) return Unsupported("heads wider than " + std::to_string(kMaxDimsPerLane * kWarp));
+  const int64_t warps = rows * num_heads;
+  if (warps == 0) return Status::Ok();
+  constexpr int kWarpsPerBlock = 4;
+  AttendPromptKernel<<<Blocks(warps, kWarpsPerBlock), kWarpsPerBlock * kWarp, 0, static_cast<cudaStream_t>(stream)>>>(
+      q, static_cast<const __half*>(keys), static_cast<const __half*>(values), first_position, rows, num_heads, kv_heads,
+      head_dim, scale, out);
+  return CheckCuda(cudaGetLastError(), "prompt attention kernel");
 }
 
 Status SwiGlu(const float* gate, const float* up, int64_t n, float* out, void* stream) {
@@ -123,9 +203,23 @@ Result<std::vector<float>> RopeOnHost(std::span<const float> x, int num_heads, i
   DeviceBuffer xd, fd;
   RIGLM_RETURN_IF_ERROR(xd.Upload(x.data(), x.size_bytes()));
   RIGLM_RETURN_IF_ERROR(fd.Upload(inv_freq.data(), inv_freq.size_bytes()));
-  RIGLM_RETURN_IF_ERROR(Rope(static_cast<float*>(xd.ptr), num_heads, head_dim, rot_dims, position,
+  const int64_t rows = static_cast<int64_t>(x.size()) / (static_cast<int64_t>(num_heads) * head_dim);
+  RIGLM_RETURN_IF_ERROR(Rope(static_cast<float*>(xd.ptr), rows, num_heads, head_dim, rot_dims, position,
                              static_cast<const float*>(fd.ptr), neox, nullptr));
   return xd.Download<float>(x.size());
+}
+
+Result<std::vector<float>> AttendPromptOnHost(std::span<const float> q, std::span<const uint16_t> keys,
+                                              std::span<const uint16_t> values, int64_t first_position, int64_t rows,
+                                              int num_heads, int kv_heads, int head_dim, float scale) {
+  DeviceBuffer qd, kd, vd, od;
+  RIGLM_RETURN_IF_ERROR(qd.Upload(q.data(), q.size_bytes()));
+  RIGLM_RETURN_IF_ERROR(kd.Upload(keys.data(), keys.size_bytes()));
+  RIGLM_RETURN_IF_ERROR(vd.Upload(values.data(), values.size_bytes()));
+  RIGLM_RETURN_IF_ERROR(od.Upload(nullptr, q.size_bytes()));
+  RIGLM_RETURN_IF_ERROR(AttendPrompt(static_cast<const float*>(qd.ptr), kd.ptr, vd.ptr, first_position, rows, num_heads, kv_heads,
+                                     head_dim, scale, static_cast<float*>(od.ptr), nullptr));
+  return od.Download<float>(q.size());
 }
 
 Result<std::vector<float>> SwiGluOnHost(std::span<const float> gate, std::span<const float> up) {
