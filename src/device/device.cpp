@@ -1,6 +1,7 @@
 #include "device/device.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/cpu/bandwidth.h"
+#include "backend/cuda/cuda_runtime.h"
 #include "device/nvml.h"
 #include "util/strings.h"
 #include "util/thread_pool.h"
@@ -165,13 +167,33 @@ Result<std::vector<DeviceInfo>> ParseDeviceFile(const std::string& path) {
   return out;
 }
 
-// "cuda" or "cuda:N": GPU N as NVML describes it.
+// The GPUs as NVML describes them; without NVML, what the CUDA runtime reports (name and memory,
+// no link or bandwidth), after saying so once.
+Result<std::vector<GpuInventory>> GpuInventoryWithFallback() {
+  Result<std::vector<GpuInventory>> nvml = ReadNvmlInventory();
+  if (nvml.ok()) return nvml;
+  Result<CudaRuntimeInfo> runtime = ProbeCudaRuntime();
+  if (!runtime.ok()) return nvml.status();
+  std::fprintf(stderr, "riglm: %s; using what the CUDA runtime reports (no link or bandwidth figures)\n",
+               nvml.status().message().c_str());
+  std::vector<GpuInventory> gpus;
+  for (const CudaDeviceProperties& p : runtime->devices) {
+    GpuInventory g;
+    g.index = p.index;
+    g.name = p.name;
+    g.total_bytes = g.free_bytes = p.total_bytes;
+    gpus.push_back(g);
+  }
+  return gpus;
+}
+
+// "cuda" or "cuda:N": GPU N as NVML (or the CUDA runtime) describes it.
 Result<DeviceInfo> CudaDeviceEntry(std::string_view entry, std::optional<Result<std::vector<GpuInventory>>>* gpus) {
   const std::optional<int> n = CudaDeviceOfName(entry);
   if (!n || entry.find('.') != std::string_view::npos) {
     return InvalidArgument("'" + std::string(entry) + "': write a GPU as cuda:N (N from riglm devices)");
   }
-  if (!gpus->has_value()) *gpus = ReadNvmlInventory();
+  if (!gpus->has_value()) *gpus = GpuInventoryWithFallback();
   const Result<std::vector<GpuInventory>>& inventory = **gpus;
   if (!inventory.ok()) return Unavailable("'" + std::string(entry) + "': " + inventory.status().message());
   for (const GpuInventory& gpu : *inventory) {
