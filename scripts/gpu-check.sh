@@ -9,6 +9,7 @@
 #   - a pipeline over three logical devices of one GPU, copied or streamed from the file, gives
 #     exactly the logits of one stage; a prompt through Prefill those of token-by-token decoding;
 #   - stories260K's greedy text, on one GPU and on 3 logical devices (riglm run), equals the CPU's.
+#   - the decode step replayed from a CUDA graph gives the logits of launching its kernels one by one.
 # Then the figures: pp512 and tg128 of synthetic llama-3.1-8b Q4_K_M and Q8_0 with the share of
 # the GPU's memory bandwidth (weights generated while loading: no disk), and a ~26 GB model
 # (synthetic llama-3.1-70b Q2_K) streamed into VRAM with its throughput and the peak host RSS.
@@ -36,5 +37,7 @@ echo "== pp512 and tg128 on the GPU: synthetic llama-3.1-8b =="
 for type in Q4_K_M Q8_0; do
   $riglm bench -m "synthetic:llama-3.1-8b:$type" -p 512 -n 128 -r 3 --devices cuda:0
 done
+echo "== the same Q4_K_M generation without the CUDA graph (kernels launched one by one) =="
+RIGLM_CUDA_GRAPH=0 $riglm bench -m synthetic:llama-3.1-8b:Q4_K_M -p 0 -n 128 -r 3 --devices cuda:0
 echo "== streaming a ~26 GB model into VRAM: throughput and peak host RSS =="
 $riglm bench -m synthetic:llama-3.1-70b:Q2_K -p 0 -n 16 -r 1 --devices cuda:0 --load-buffer 128MiB

@@ -174,6 +174,28 @@ TEST(CudaModelTest, PrefillGivesTheLogitsOfTokenByTokenDecoding) {
   }
 }
 
+// The decode step captured as a CUDA graph and replayed at each position gives exactly the
+// logits of launching its kernels one by one (RIGLM_CUDA_GRAPH=0), on one stage and on three.
+TEST(CudaModelTest, GraphReplayGivesTheLogitsOfDirectLaunches) {
+  REQUIRE_GPU();
+  const std::vector<uint8_t> bytes = testing::SyntheticModel(FiveLayerSpec(DType::kQ4_K, false)).ToBytes();
+  auto model = LlamaModel::FromGguf(std::move(GgufFile::Parse(bytes, bytes.size(), "synthetic").value()), bytes.data());
+  ASSERT_TRUE(model.ok());
+  const std::vector<CudaStage> three = {{"cuda:0", 0, 0, 2, 0}, {"cuda:0.1", 0, 2, 3, 0}, {"cuda:0.2", 0, 3, 5, 0}};
+  const std::vector<CudaStage> one = {{"cuda:0", 0, 0, 5, 0}};
+  const std::vector<int32_t> tokens = {1, 7, 33, 2, 90, 14, 14, 3};
+  for (const std::vector<CudaStage>* stages : {&one, &three}) {
+    setenv("RIGLM_CUDA_GRAPH", "0", 1);
+    auto direct = cuda::CudaModel::Create(**model, *stages, 32);
+    unsetenv("RIGLM_CUDA_GRAPH");
+    auto graphed = cuda::CudaModel::Create(**model, *stages, 32);
+    ASSERT_TRUE(direct.ok() && graphed.ok());
+    auto a = DecodeAll([&](int32_t t, int64_t p, std::vector<float>* l) { return (*direct)->Decode(t, p, l); }, tokens);
+    auto b = DecodeAll([&](int32_t t, int64_t p, std::vector<float>* l) { return (*graphed)->Decode(t, p, l); }, tokens);
+    EXPECT_EQ(a, b) << stages->size() << " stage(s)";
+  }
+}
+
 TEST(CudaModelTest, AStagePastItsMemoryCapIsRefused) {
   REQUIRE_GPU();
   const std::vector<uint8_t> bytes = testing::SyntheticModel(FiveLayerSpec(DType::kQ8_0, false)).ToBytes();

@@ -34,6 +34,15 @@ Status RmsNorm(const float* x, const float* weight, float* y, int64_t rows, int6
 // (num_heads heads) is at position first_position + r.
 Status Rope(float* x, int64_t rows, int num_heads, int head_dim, int rot_dims, int64_t first_position, const float* inv_freq,
             bool neox, void* stream);
+// The decode step's forms of Rope, the cache write and AttendDecode: the position (of the one
+// token; the cache holds positions 0..*position) is read from device memory, so that a captured
+// CUDA graph replays them for each new token.
+Status RopeAt(float* x, int num_heads, int head_dim, int rot_dims, const int64_t* position, const float* inv_freq, bool neox,
+              void* stream);
+Status StoreKvAt(const float* k, const float* v, void* keys, void* values, int64_t width, const int64_t* position,
+                 void* stream);
+Status AttendDecodeAt(const float* q, const void* keys, const void* values, const int64_t* position, int num_heads,
+                      int kv_heads, int head_dim, float scale, float* scores, float* out, void* stream);
 // out (a __half array) = x rounded to F16.
 Status FloatsToHalves(const float* x, int64_t n, void* out, void* stream);
 // out[i] = silu(gate[i]) * up[i].

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/device_buffer.h"
@@ -109,8 +111,26 @@ struct PromptScratch {
   }
 };
 
+// A stage's stream, the event the next stage waits on, and its decode step captured as a CUDA
+// graph on first use (a few hundred kernel launches replayed as one).
+struct StageStream {
+  cudaStream_t stream = nullptr;
+  cudaEvent_t done = nullptr;
+  cudaGraphExec_t decode_graph = nullptr;
+  DeviceBuffer position;  // int64: the decode step's position, copied in at each step
+  StageStream() = default;
+  StageStream(const StageStream&) = delete;
+  StageStream& operator=(const StageStream&) = delete;
+  ~StageStream() {
+    if (decode_graph) cudaGraphExecDestroy(decode_graph);
+    if (done) cudaEventDestroy(done);
+    if (stream) cudaStreamDestroy(stream);
+  }
+};
+
 struct Stage {
   CudaStage layout;
+  StageStream run;
   std::vector<DeviceLayer> layers;
   DeviceBuffer inv_freq;
   Activations one;     // a generated token
@@ -146,6 +166,9 @@ Status BuildStage(const LlamaModel& model, bool on_device, int64_t context, bool
   const ModelConfig& c = model.config();
   const CudaStage& s = stage->layout;
   RIGLM_RETURN_IF_ERROR(CheckCuda(cudaSetDevice(s.device), "cudaSetDevice"));
+  RIGLM_RETURN_IF_ERROR(CheckCuda(cudaStreamCreateWithFlags(&stage->run.stream, cudaStreamNonBlocking), "cudaStreamCreate"));
+  RIGLM_RETURN_IF_ERROR(CheckCuda(cudaEventCreateWithFlags(&stage->run.done, cudaEventDisableTiming), "cudaEventCreate"));
+  RIGLM_RETURN_IF_ERROR(stage->run.position.Upload(nullptr, sizeof(int64_t)));
   stage->layers.resize(s.end_layer - s.first_layer);
   for (int64_t i = s.first_layer; i < s.end_layer; ++i) {
     const LayerWeights& w = model.layers()[i];
@@ -184,24 +207,28 @@ Status BuildStage(const LlamaModel& model, bool on_device, int64_t context, bool
 
 float* F(DeviceBuffer& b) { return static_cast<float*>(b.ptr); }
 
-// Stage `s`'s layers for `n` tokens at positions position..position + n - 1, whose hidden states
-// are in a.x: one token through the matrix-vector kernels, more through MatMulRows.
+// Stage `s`'s layers on its stream for `n` tokens at positions position..position + n - 1, whose
+// hidden states are in a.x: more than one through MatMulRows and the prompt attention; one
+// through the matrix-vector kernels, its position read from s.run.position (so that a captured
+// graph replays the step at each new position).
 Status RunLayers(const ModelConfig& c, Stage& s, Activations& a, int64_t n, int64_t position) {
+  void* stream = s.run.stream;
+  const auto* device_position = static_cast<const int64_t*>(s.run.position.ptr);
   const int heads = static_cast<int>(c.head_count), kv_heads = static_cast<int>(c.head_count_kv);
   const int head_dim = static_cast<int>(c.head_dim), rot = static_cast<int>(c.rope_dims);
   const bool neox = c.rope_style == cpu::RopeStyle::kNeox;
   const float eps = static_cast<float>(c.rms_norm_eps), scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t embd = c.embedding_length;
   auto mm = [&](const DeviceMatrix& w, DeviceBuffer& in, DeviceBuffer& out) {
-    if (n == 1) return MatVec(w.type, w.data, w.rows, w.cols, F(in), F(out), nullptr);
+    if (n == 1) return MatVec(w.type, w.data, w.rows, w.cols, F(in), F(out), stream);
     return MatMulRows(s.scratch.cublas, w.type, w.data, w.rows, w.cols, F(in), n, F(out), s.scratch.half_weights.ptr,
-                      s.scratch.half_x.ptr, nullptr);
+                      s.scratch.half_x.ptr, stream);
   };
   auto add_bias = [&](DeviceBuffer& x, DeviceBuffer& bias, int64_t width) {
-    AddBiasKernel<<<Blocks(n * width), 256>>>(F(x), F(bias), n, width);
+    AddBiasKernel<<<Blocks(n * width), 256, 0, static_cast<cudaStream_t>(stream)>>>(F(x), F(bias), n, width);
   };
   for (DeviceLayer& l : s.layers) {
-    RIGLM_RETURN_IF_ERROR(RmsNorm(F(a.x), F(l.attn_norm), F(a.xn), n, embd, eps, nullptr));
+    RIGLM_RETURN_IF_ERROR(RmsNorm(F(a.x), F(l.attn_norm), F(a.xn), n, embd, eps, stream));
     RIGLM_RETURN_IF_ERROR(mm(l.q, a.xn, a.q));
     RIGLM_RETURN_IF_ERROR(mm(l.k, a.xn, a.k));
     RIGLM_RETURN_IF_ERROR(mm(l.v, a.xn, a.v));
@@ -210,27 +237,30 @@ Status RunLayers(const ModelConfig& c, Stage& s, Activations& a, int64_t n, int6
       add_bias(a.k, l.bias_k, c.kv_width());
       add_bias(a.v, l.bias_v, c.kv_width());
     }
-    RIGLM_RETURN_IF_ERROR(Rope(F(a.q), n, heads, head_dim, rot, position, F(s.inv_freq), neox, nullptr));
-    RIGLM_RETURN_IF_ERROR(Rope(F(a.k), n, kv_heads, head_dim, rot, position, F(s.inv_freq), neox, nullptr));
-    __half* key_rows = static_cast<__half*>(l.keys.ptr) + position * c.kv_width();
-    __half* value_rows = static_cast<__half*>(l.values.ptr) + position * c.kv_width();
-    RIGLM_RETURN_IF_ERROR(FloatsToHalves(F(a.k), n * c.kv_width(), key_rows, nullptr));
-    RIGLM_RETURN_IF_ERROR(FloatsToHalves(F(a.v), n * c.kv_width(), value_rows, nullptr));
     if (n == 1) {
-      RIGLM_RETURN_IF_ERROR(AttendDecode(F(a.q), l.keys.ptr, l.values.ptr, position + 1, heads, kv_heads, head_dim, scale,
-                                         F(s.scores), F(a.attn), nullptr));
+      RIGLM_RETURN_IF_ERROR(RopeAt(F(a.q), heads, head_dim, rot, device_position, F(s.inv_freq), neox, stream));
+      RIGLM_RETURN_IF_ERROR(RopeAt(F(a.k), kv_heads, head_dim, rot, device_position, F(s.inv_freq), neox, stream));
+      RIGLM_RETURN_IF_ERROR(StoreKvAt(F(a.k), F(a.v), l.keys.ptr, l.values.ptr, c.kv_width(), device_position, stream));
+      RIGLM_RETURN_IF_ERROR(AttendDecodeAt(F(a.q), l.keys.ptr, l.values.ptr, device_position, heads, kv_heads, head_dim, scale,
+                                           F(s.scores), F(a.attn), stream));
     } else {
+      RIGLM_RETURN_IF_ERROR(Rope(F(a.q), n, heads, head_dim, rot, position, F(s.inv_freq), neox, stream));
+      RIGLM_RETURN_IF_ERROR(Rope(F(a.k), n, kv_heads, head_dim, rot, position, F(s.inv_freq), neox, stream));
+      __half* key_rows = static_cast<__half*>(l.keys.ptr) + position * c.kv_width();
+      __half* value_rows = static_cast<__half*>(l.values.ptr) + position * c.kv_width();
+      RIGLM_RETURN_IF_ERROR(FloatsToHalves(F(a.k), n * c.kv_width(), key_rows, stream));
+      RIGLM_RETURN_IF_ERROR(FloatsToHalves(F(a.v), n * c.kv_width(), value_rows, stream));
       RIGLM_RETURN_IF_ERROR(AttendPrompt(F(a.q), l.keys.ptr, l.values.ptr, position, n, heads, kv_heads, head_dim, scale,
-                                         F(a.attn), nullptr));
+                                         F(a.attn), stream));
     }
     RIGLM_RETURN_IF_ERROR(mm(l.o, a.attn, a.tmp));
-    AddKernel<<<Blocks(n * embd), 256>>>(F(a.x), F(a.tmp), n * embd);
-    RIGLM_RETURN_IF_ERROR(RmsNorm(F(a.x), F(l.ffn_norm), F(a.xn), n, embd, eps, nullptr));
+    AddKernel<<<Blocks(n * embd), 256, 0, static_cast<cudaStream_t>(stream)>>>(F(a.x), F(a.tmp), n * embd);
+    RIGLM_RETURN_IF_ERROR(RmsNorm(F(a.x), F(l.ffn_norm), F(a.xn), n, embd, eps, stream));
     RIGLM_RETURN_IF_ERROR(mm(l.gate, a.xn, a.gate));
     RIGLM_RETURN_IF_ERROR(mm(l.up, a.xn, a.up));
-    RIGLM_RETURN_IF_ERROR(SwiGlu(F(a.gate), F(a.up), n * c.feed_forward_length, F(a.gate), nullptr));
+    RIGLM_RETURN_IF_ERROR(SwiGlu(F(a.gate), F(a.up), n * c.feed_forward_length, F(a.gate), stream));
     RIGLM_RETURN_IF_ERROR(mm(l.down, a.gate, a.tmp));
-    AddKernel<<<Blocks(n * embd), 256>>>(F(a.x), F(a.tmp), n * embd);
+    AddKernel<<<Blocks(n * embd), 256, 0, static_cast<cudaStream_t>(stream)>>>(F(a.x), F(a.tmp), n * embd);
   }
   return CheckCuda(cudaGetLastError(), "layer kernels");
 }
@@ -260,16 +290,101 @@ Status BindOutput(const LlamaModel& model, bool on_device, const Stage& first, S
   return Status::Ok();
 }
 
-}  // namespace
+// Page-locked host memory the streams copy from and to asynchronously: a prompt chunk's token
+// ids, the position, the logits.
+struct PinnedHost {
+  int32_t* tokens = nullptr;
+  int64_t* position = nullptr;
+  float* logits = nullptr;
+  PinnedHost() = default;
+  PinnedHost(const PinnedHost&) = delete;
+  PinnedHost& operator=(const PinnedHost&) = delete;
+  ~PinnedHost() {
+    for (void* p : {static_cast<void*>(tokens), static_cast<void*>(position), static_cast<void*>(logits)}) {
+      if (p) cudaFreeHost(p);
+    }
+  }
+  Status Allocate(int64_t max_tokens, int64_t vocab) {
+    RIGLM_RETURN_IF_ERROR(CheckCuda(cudaHostAlloc(reinterpret_cast<void**>(&tokens), max_tokens * sizeof(int32_t), 0), "pinned memory"));
+    RIGLM_RETURN_IF_ERROR(CheckCuda(cudaHostAlloc(reinterpret_cast<void**>(&position), sizeof(int64_t), 0), "pinned memory"));
+    return CheckCuda(cudaHostAlloc(reinterpret_cast<void**>(&logits), vocab * sizeof(float), 0), "pinned memory");
+  }
+};
 
-struct CudaModel::Impl {
+// Set RIGLM_CUDA_GRAPH=0 to launch the decode step's kernels one by one (to compare, or to
+// work around a driver that cannot capture them).
+bool GraphsWanted() {
+  const char* v = std::getenv("RIGLM_CUDA_GRAPH");
+  return v == nullptr || std::string(v) != "0";
+}
+
+struct ModelState {
   const LlamaModel* model = nullptr;
   int64_t context = 0;
-  std::vector<Stage> stages;
+  PinnedHost host;
+  bool graphs = GraphsWanted();
+  std::vector<Stage> stages;  // after `host`: destroyed first, with the streams that use it
 };
+
+// Stage `si`'s share of one step, enqueued on its stream: the first stage uploads the token ids
+// and looks up their embeddings, the others take the hidden states from the previous stage by
+// peer copy; then the layers; with `head`, the last stage's output head on the last token and
+// the logits copied to pinned host memory.
+Status EnqueueStage(ModelState& m, size_t si, int64_t n, int64_t position, bool head) {
+  const ModelConfig& c = m.model->config();
+  Stage& s = m.stages[si];
+  cudaStream_t stream = s.run.stream;
+  Activations& a = n == 1 ? s.one : s.prompt;
+  if (si == 0) {
+    RIGLM_RETURN_IF_ERROR(CheckCuda(cudaMemcpyAsync(a.tokens.ptr, m.host.tokens, n * sizeof(int32_t), cudaMemcpyHostToDevice, stream),
+                                    "token upload"));
+    RIGLM_RETURN_IF_ERROR(GatherRows(s.embedding.type, s.embedding.data, c.embedding_length,
+                                     static_cast<const int32_t*>(a.tokens.ptr), n, F(a.x), stream));
+  } else {
+    Stage& prev = m.stages[si - 1];
+    Activations& from = n == 1 ? prev.one : prev.prompt;
+    RIGLM_RETURN_IF_ERROR(CheckCuda(cudaMemcpyPeerAsync(a.x.ptr, s.layout.device, from.x.ptr, prev.layout.device,
+                                                        n * c.embedding_length * sizeof(float), stream),
+                                    "hidden states to the next stage"));
+  }
+  if (n == 1) {
+    RIGLM_RETURN_IF_ERROR(CheckCuda(cudaMemcpyAsync(s.run.position.ptr, m.host.position, sizeof(int64_t), cudaMemcpyHostToDevice, stream),
+                                    "position upload"));
+  }
+  RIGLM_RETURN_IF_ERROR(RunLayers(c, s, a, n, position));
+  if (!head) return Status::Ok();
+  const int64_t row = (n - 1) * c.embedding_length;
+  RIGLM_RETURN_IF_ERROR(RmsNorm(F(a.x) + row, F(s.output_norm), F(a.xn), 1, c.embedding_length, static_cast<float>(c.rms_norm_eps), stream));
+  RIGLM_RETURN_IF_ERROR(MatVec(s.output.type, s.output.data, s.output.rows, s.output.cols, F(a.xn), F(s.logits), stream));
+  return CheckCuda(cudaMemcpyAsync(m.host.logits, s.logits.ptr, c.vocab_size * sizeof(float), cudaMemcpyDeviceToHost, stream),
+                   "logits download");
+}
+
+// Captures stage `si`'s decode step (EnqueueStage for one token, with the head on the last
+// stage) as a graph. The capture runs nothing; the caller launches it.
+Status CaptureDecode(ModelState& m, size_t si) {
+  Stage& s = m.stages[si];
+  RIGLM_RETURN_IF_ERROR(CheckCuda(cudaStreamBeginCapture(s.run.stream, cudaStreamCaptureModeThreadLocal), "graph capture"));
+  const Status work = EnqueueStage(m, si, 1, 0, si + 1 == m.stages.size());
+  cudaGraph_t graph = nullptr;
+  const cudaError_t end = cudaStreamEndCapture(s.run.stream, &graph);
+  const Status captured = work.ok() ? CheckCuda(end, "graph capture") : work;
+  if (!captured.ok()) {
+    if (graph) cudaGraphDestroy(graph);
+    return captured;
+  }
+  const cudaError_t instantiated = cudaGraphInstantiate(&s.run.decode_graph, graph, 0);
+  cudaGraphDestroy(graph);
+  return CheckCuda(instantiated, "graph instantiation");
+}
+
+}  // namespace
+
+struct CudaModel::Impl : ModelState {};
 
 CudaModel::CudaModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CudaModel::~CudaModel() = default;
+
 
 Result<std::unique_ptr<CudaModel>> CudaModel::Create(const LlamaModel& model, int device, int64_t context) {
   return Create(model, {{"cuda:" + std::to_string(device), device, 0, model.config().block_count, 0}}, context);
@@ -284,6 +399,7 @@ Result<std::unique_ptr<CudaModel>> CudaModel::Create(const LlamaModel& model, co
   auto impl = std::make_unique<Impl>();
   impl->model = &model;
   impl->context = context;
+  RIGLM_RETURN_IF_ERROR(impl->host.Allocate(std::min(kPromptChunk, context), model.config().vocab_size));
   impl->stages = std::vector<Stage>(stages.size());  // Stage cannot move: built in place
   for (size_t i = 0; i < stages.size(); ++i) {
     const bool first = i == 0, last = i + 1 == stages.size();
@@ -334,35 +450,37 @@ Status CudaModel::Run(std::span<const int32_t> tokens, int64_t position, std::ve
     return InvalidArgument("positions " + std::to_string(position) + "-" + std::to_string(position + n - 1) +
                            " are past the context of " + std::to_string(m.context));
   }
-  auto acts = [n](Stage& s) -> Activations& { return n == 1 ? s.one : s.prompt; };
-  Stage& first = m.stages.front();
-  RIGLM_RETURN_IF_ERROR(CheckCuda(cudaSetDevice(first.layout.device), "cudaSetDevice"));
-  Activations& in = acts(first);
-  RIGLM_RETURN_IF_ERROR(CheckCuda(cudaMemcpy(in.tokens.ptr, tokens.data(), n * sizeof(int32_t), cudaMemcpyHostToDevice), "token upload"));
-  RIGLM_RETURN_IF_ERROR(GatherRows(first.embedding.type, first.embedding.data, c.embedding_length,
-                                   static_cast<const int32_t*>(in.tokens.ptr), n, F(in.x), nullptr));
+  std::copy(tokens.begin(), tokens.end(), m.host.tokens);
+  *m.host.position = position;
+  const bool head = logits != nullptr;
   for (size_t si = 0; si < m.stages.size(); ++si) {
     Stage& s = m.stages[si];
     RIGLM_RETURN_IF_ERROR(CheckCuda(cudaSetDevice(s.layout.device), "cudaSetDevice"));
     if (si > 0) {
-      // Ordered after the previous stage's work and before this one's (legacy default streams).
       Stage& prev = m.stages[si - 1];
-      RIGLM_RETURN_IF_ERROR(CheckCuda(cudaMemcpyPeer(acts(s).x.ptr, s.layout.device, acts(prev).x.ptr, prev.layout.device,
-                                                     n * c.embedding_length * sizeof(float)),
-                                      "hidden states to the next stage"));
+      RIGLM_RETURN_IF_ERROR(CheckCuda(cudaEventRecord(prev.run.done, prev.run.stream), "cudaEventRecord"));
+      RIGLM_RETURN_IF_ERROR(CheckCuda(cudaStreamWaitEvent(s.run.stream, prev.run.done, 0), "cudaStreamWaitEvent"));
     }
-    RIGLM_RETURN_IF_ERROR(RunLayers(c, s, acts(s), n, position));
+    if (n == 1 && head && m.graphs) {
+      if (s.run.decode_graph == nullptr) {
+        if (Status captured = CaptureDecode(m, si); !captured.ok()) {
+          std::fprintf(stderr, "riglm: %s: %s; launching the decode step's kernels one by one\n", s.layout.name.c_str(),
+                       captured.message().c_str());
+          m.graphs = false;
+        }
+      }
+      if (m.graphs) {
+        RIGLM_RETURN_IF_ERROR(CheckCuda(cudaGraphLaunch(s.run.decode_graph, s.run.stream), "graph launch"));
+        continue;
+      }
+    }
+    RIGLM_RETURN_IF_ERROR(EnqueueStage(m, si, n, position, head && si + 1 == m.stages.size()));
   }
-  if (logits == nullptr) return Status::Ok();
-  // Only the last token's logits: its row through the final norm and the head.
+  // The last stage waited on every earlier one: when it is done, so is the step, and the pinned
+  // buffers may be written again.
   Stage& last = m.stages.back();
-  Activations& out = acts(last);
-  const int64_t row = (n - 1) * c.embedding_length;
-  RIGLM_RETURN_IF_ERROR(RmsNorm(F(out.x) + row, F(last.output_norm), F(out.xn), 1, c.embedding_length,
-                                static_cast<float>(c.rms_norm_eps), nullptr));
-  RIGLM_RETURN_IF_ERROR(MatVec(last.output.type, last.output.data, last.output.rows, last.output.cols, F(out.xn), F(last.logits), nullptr));
-  RIGLM_RETURN_IF_ERROR(CheckCuda(cudaGetLastError(), "output head"));
-  RIGLM_ASSIGN_OR_RETURN(*logits, last.logits.Download<float>(c.vocab_size));
+  RIGLM_RETURN_IF_ERROR(CheckCuda(cudaStreamSynchronize(last.run.stream), "decode step"));
+  if (head) logits->assign(m.host.logits, m.host.logits + c.vocab_size);
   return Status::Ok();
 }
 

@@ -1,7 +1,8 @@
 // A llama-family model on one GPU or pipelined over several (or over logical devices of one):
 // each stage holds its layers' matrices, norms and an F16 KV cache in its GPU's memory and runs
 // one sequence for them from the kernels in cuda_kernels.h: a prompt in chunks through cuBLAS,
-// then a token at a time through the matrix-vector kernels. The first stage looks up the token
+// then a token at a time through the matrix-vector kernels, each stage's decode step captured
+// once as a CUDA graph and replayed (RIGLM_CUDA_GRAPH=0 launches the kernels one by one). The first stage looks up the token
 // embeddings, the last applies the output head, and only hidden states (a row of floats per
 // token) move between stages. Only in CUDA builds.
 #pragma once

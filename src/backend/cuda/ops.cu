@@ -16,9 +16,12 @@ namespace {
 constexpr int kWarp = 32;
 constexpr int kAttendThreads = 256;
 
-// Row r of x (num_heads heads of head_dim) is at position first_position + r.
+// Row r of x (num_heads heads of head_dim) is at position first_position + r; `position_at`,
+// when given, is device memory holding first_position (a captured decode step replays with the
+// position of each call).
 __global__ void RopeKernel(float* x, int64_t rows, int num_heads, int head_dim, int rot_dims, int64_t first_position,
-                           const float* __restrict__ inv_freq, bool neox) {
+                           const int64_t* __restrict__ position_at, const float* __restrict__ inv_freq, bool neox) {
+  if (position_at) first_position = *position_at;
   const int half = rot_dims / 2;
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;  // pair index across rows and heads
   if (i >= rows * num_heads * half) return;
@@ -63,10 +66,12 @@ __device__ float BlockReduce(float v, float* shared) {
   return result;
 }
 
-// Keys and values: `num_keys` rows of kv_heads * head_dim halves. `scores`: num_heads x num_keys.
+// Keys and values: `num_keys` rows of kv_heads * head_dim halves (`position_at`, when given:
+// device memory holding num_keys - 1). `scores`: num_heads x num_keys.
 __global__ void AttendKernel(const float* __restrict__ q, const __half* __restrict__ keys, const __half* __restrict__ values,
-                             int64_t num_keys, int num_heads, int kv_heads, int head_dim, float scale,
-                             float* __restrict__ scores, float* __restrict__ out) {
+                             int64_t num_keys, const int64_t* __restrict__ position_at, int num_heads, int kv_heads,
+                             int head_dim, float scale, float* __restrict__ scores, float* __restrict__ out) {
+  if (position_at) num_keys = *position_at + 1;
   __shared__ float shared[kWarp];
   const int head = blockIdx.x;
   const int kv_head = head / (num_heads / kv_heads);
@@ -98,6 +103,16 @@ __global__ void AttendKernel(const float* __restrict__ q, const __half* __restri
 __global__ void ToHalfKernel(const float* __restrict__ x, __half* out, int64_t n) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) out[i] = __float2half_rn(x[i]);
+}
+
+// One token's key and value rows into the F16 cache at the position held in device memory.
+__global__ void StoreKvKernel(const float* __restrict__ k, const float* __restrict__ v, __half* keys, __half* values,
+                              int64_t width, const int64_t* __restrict__ position_at) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= width) return;
+  const int64_t at = *position_at * width + i;
+  keys[at] = __float2half_rn(k[i]);
+  values[at] = __float2half_rn(v[i]);
 }
 
 // The attention of a prompt's queries: query r (at position first_position + r) over keys
@@ -161,8 +176,24 @@ Status Rope(float* x, int64_t rows, int num_heads, int head_dim, int rot_dims, i
   const int64_t pairs = rows * num_heads * (rot_dims / 2);
   if (pairs == 0) return Status::Ok();
   RopeKernel<<<Blocks(pairs, 256), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, rows, num_heads, head_dim, rot_dims,
-                                                                                 first_position, inv_freq, neox);
+                                                                                 first_position, nullptr, inv_freq, neox);
   return CheckCuda(cudaGetLastError(), "RoPE kernel");
+}
+
+Status RopeAt(float* x, int num_heads, int head_dim, int rot_dims, const int64_t* position, const float* inv_freq, bool neox,
+              void* stream) {
+  const int64_t pairs = num_heads * (rot_dims / 2);
+  if (pairs == 0) return Status::Ok();
+  RopeKernel<<<Blocks(pairs, 256), 256, 0, static_cast<cudaStream_t>(stream)>>>(x, 1, num_heads, head_dim, rot_dims, 0,
+                                                                                 position, inv_freq, neox);
+  return CheckCuda(cudaGetLastError(), "RoPE kernel");
+}
+
+Status StoreKvAt(const float* k, const float* v, void* keys, void* values, int64_t width, const int64_t* position,
+                 void* stream) {
+  StoreKvKernel<<<Blocks(width, 256), 256, 0, static_cast<cudaStream_t>(stream)>>>(
+      k, v, static_cast<__half*>(keys), static_cast<__half*>(values), width, position);
+  return CheckCuda(cudaGetLastError(), "KV store kernel");
 }
 
 Status FloatsToHalves(const float* x, int64_t n, void* out, void* stream) {
@@ -193,7 +224,16 @@ Status AttendDecode(const float* q, const void* keys, const void* values, int64_
                     int head_dim, float scale, float* scores, float* out, void* stream) {
   if (kv_heads <= 0 || num_heads % kv_heads != 0) return InvalidArgument("query heads must be a multiple of key/value heads");
   AttendKernel<<<num_heads, kAttendThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      q, static_cast<const __half*>(keys), static_cast<const __half*>(values), num_keys, num_heads, kv_heads, head_dim,
+      q, static_cast<const __half*>(keys), static_cast<const __half*>(values), num_keys, nullptr, num_heads, kv_heads,
+      head_dim, scale, scores, out);
+  return CheckCuda(cudaGetLastError(), "attention kernel");
+}
+
+Status AttendDecodeAt(const float* q, const void* keys, const void* values, const int64_t* position, int num_heads,
+                      int kv_heads, int head_dim, float scale, float* scores, float* out, void* stream) {
+  if (kv_heads <= 0 || num_heads % kv_heads != 0) return InvalidArgument("query heads must be a multiple of key/value heads");
+  AttendKernel<<<num_heads, kAttendThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      q, static_cast<const __half*>(keys), static_cast<const __half*>(values), 0, position, num_heads, kv_heads, head_dim,
       scale, scores, out);
   return CheckCuda(cudaGetLastError(), "attention kernel");
 }
