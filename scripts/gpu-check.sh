@@ -37,7 +37,8 @@ echo "== pp512 and tg128 on the GPU: synthetic llama-3.1-8b =="
 for type in Q4_K_M Q8_0; do
   $riglm bench -m "synthetic:llama-3.1-8b:$type" -p 512 -n 128 -r 3 --devices cuda:0
 done
-echo "== the same Q4_K_M generation without the CUDA graph (kernels launched one by one) =="
+echo "== the same Q4_K_M generation without the CUDA graph, and with the first matrix-vector kernel =="
 RIGLM_CUDA_GRAPH=0 $riglm bench -m synthetic:llama-3.1-8b:Q4_K_M -p 0 -n 128 -r 3 --devices cuda:0
+RIGLM_CUDA_MATVEC=direct $riglm bench -m synthetic:llama-3.1-8b:Q4_K_M -p 0 -n 128 -r 3 --devices cuda:0
 echo "== streaming a ~26 GB model into VRAM: throughput and peak host RSS =="
 $riglm bench -m synthetic:llama-3.1-70b:Q2_K -p 0 -n 16 -r 1 --devices cuda:0 --load-buffer 128MiB

@@ -39,6 +39,30 @@ TEST(CudaKernelsTest, MatVecMatchesTheReferenceForEveryType) {
   }
 }
 
+// Rows whose blocks do not fill the warp's tile, and rows not 16-byte aligned (Q8_0 at 96
+// columns: 102 bytes), take the byte-wise tile loads.
+TEST(CudaKernelsTest, MatVecHandlesShortAndUnalignedRows) {
+  REQUIRE_GPU();
+  for (const auto& [type, cols] : {std::pair{DType::kQ8_0, int64_t{96}}, std::pair{DType::kQ4_K, int64_t{256 * 37}},
+                                   std::pair{DType::kQ6_K, int64_t{256 * 3}}, std::pair{DType::kF16, int64_t{40}}}) {
+    const int64_t rows = 13;
+    const std::vector<float> x = testing::RandomFloats(cols, 29);
+    const std::vector<uint8_t> bytes = testing::EncodeAs(type, testing::RandomFloats(rows * cols, 31));
+    auto y = cuda::MatVecOnHost(type, bytes, rows, cols, x);
+    ASSERT_TRUE(y.ok()) << DTypeName(type) << ": " << y.status().ToString();
+    std::vector<float> row(cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      DequantizeRow(type, bytes.data() + r * RowBytes(type, cols), row.data(), cols);
+      double want = 0.0, magnitude = 0.0;
+      for (int64_t c = 0; c < cols; ++c) {
+        want += static_cast<double>(row[c]) * x[c];
+        magnitude += std::abs(static_cast<double>(row[c]) * x[c]);
+      }
+      EXPECT_NEAR((*y)[r], want, 1e-4 * magnitude + 1e-6) << DTypeName(type) << " cols " << cols << " row " << r;
+    }
+  }
+}
+
 TEST(CudaKernelsTest, RmsNormMatchesTheReference) {
   REQUIRE_GPU();
   const int64_t rows = 3, cols = 4096;

@@ -1,9 +1,12 @@
-// Matrix-vector products over quantized weights: one warp per row, each lane taking whole blocks
-// and dequantizing them in registers (weight_blocks.h), then a warp reduction. Simple and exact first; the
-// bandwidth-tuned layouts come with measurements on a GPU.
+// Matrix-vector products over quantized weights: one warp per row, reading 32 blocks at a time
+// through shared memory with coalesced loads, each lane dequantizing one block in registers
+// (weight_blocks.h), then a warp reduction. Exact first; layouts tuned to the bandwidth come with
+// measurements on a GPU.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+#include <string>
 
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/device_buffer.h"
@@ -15,9 +18,23 @@ namespace {
 constexpr int kWarp = 32;
 constexpr int kRowsPerBlock = 4;  // warps per thread block
 
+// Copies `bytes` from global memory to the warp's tile: 16 bytes per lane and load where both
+// ends allow it (rows of 32 K-quant or 32-element blocks usually do), else byte by byte.
+__device__ __forceinline__ void LoadTile(const uint8_t* __restrict__ src, int bytes, uint8_t* tile, int lane) {
+  if (reinterpret_cast<uintptr_t>(src) % 16 == 0 && bytes % 16 == 0) {
+    const uint4* from = reinterpret_cast<const uint4*>(src);
+    uint4* to = reinterpret_cast<uint4*>(tile);
+    for (int i = lane; i < bytes / 16; i += kWarp) to[i] = __ldg(from + i);
+  } else {
+    for (int i = lane; i < bytes; i += kWarp) tile[i] = src[i];
+  }
+}
+
+// One warp per row, each lane decoding whole blocks straight from global memory: the first
+// version, kept to compare with (RIGLM_CUDA_MATVEC=direct).
 template <DType kType>
-__global__ void MatVecKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t cols, const float* __restrict__ x,
-                             float* __restrict__ y) {
+__global__ void DirectMatVecKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t cols, const float* __restrict__ x,
+                                   float* __restrict__ y) {
   using B = WeightBlock<kType>;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.y;
   if (row >= rows) return;
@@ -31,6 +48,36 @@ __global__ void MatVecKernel(const uint8_t* __restrict__ w, int64_t rows, int64_
 #pragma unroll
   for (int offset = kWarp / 2; offset > 0; offset /= 2) sum += __shfl_down_sync(0xffffffffu, sum, offset);
   if (threadIdx.x == 0) y[row] = sum;
+}
+
+// One warp per row. The warp reads 32 consecutive weight blocks at a time into shared memory
+// with wide, coalesced loads (a lane reading its own block straight from memory would touch 32
+// scattered lines per load instruction), then each lane decodes one block from there.
+template <DType kType>
+__global__ void MatVecKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t cols, const float* __restrict__ x,
+                             float* __restrict__ y) {
+  using B = WeightBlock<kType>;
+  __shared__ __align__(16) uint8_t tiles[kRowsPerBlock][kWarp * B::kBytes];
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.y;
+  if (row >= rows) return;  // the whole warp: it shares the row, and only warp barriers follow
+  const int lane = threadIdx.x;
+  uint8_t* tile = tiles[threadIdx.y];
+  const int64_t blocks = cols / B::kElements;
+  const uint8_t* row_bytes = w + row * blocks * B::kBytes;
+  float sum = 0.0f;
+  for (int64_t first = 0; first < blocks; first += kWarp) {
+    const int count = static_cast<int>(blocks - first < kWarp ? blocks - first : kWarp);
+    LoadTile(row_bytes + first * B::kBytes, count * B::kBytes, tile, lane);
+    __syncwarp();
+    if (lane < count) {
+      const float* xb = x + (first + lane) * B::kElements;
+      B::Visit(tile + lane * B::kBytes, [&](int j, float weight) { sum += weight * xb[j]; });
+    }
+    __syncwarp();  // every lane has decoded its block before the tile is refilled
+  }
+#pragma unroll
+  for (int offset = kWarp / 2; offset > 0; offset /= 2) sum += __shfl_down_sync(0xffffffffu, sum, offset);
+  if (lane == 0) y[row] = sum;
 }
 
 __global__ void RmsNormKernel(const float* __restrict__ x, const float* __restrict__ weight, float* __restrict__ y,
@@ -60,7 +107,15 @@ Status Launch(const void* w, int64_t rows, int64_t cols, const float* x, float* 
   }
   const dim3 threads(kWarp, kRowsPerBlock);
   const dim3 grid(static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock));
-  MatVecKernel<kType><<<grid, threads, 0, stream>>>(static_cast<const uint8_t*>(w), rows, cols, x, y);
+  static const bool direct = [] {
+    const char* v = std::getenv("RIGLM_CUDA_MATVEC");
+    return v != nullptr && std::string(v) == "direct";
+  }();
+  if (direct) {
+    DirectMatVecKernel<kType><<<grid, threads, 0, stream>>>(static_cast<const uint8_t*>(w), rows, cols, x, y);
+  } else {
+    MatVecKernel<kType><<<grid, threads, 0, stream>>>(static_cast<const uint8_t*>(w), rows, cols, x, y);
+  }
   return CheckCuda(cudaGetLastError(), "matrix-vector kernel");
 }
 
