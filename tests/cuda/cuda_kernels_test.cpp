@@ -133,6 +133,38 @@ TEST(CudaKernelsTest, DecodeAttentionMatchesTheCpu) {
   }
 }
 
+// Split-K attention of one token (the decode step's, position read on the device): any number
+// of shares, including more shares than keys, gives the CPU's result.
+TEST(CudaKernelsTest, SplitDecodeAttentionMatchesTheCpu) {
+  REQUIRE_GPU();
+  const int heads = 8, kv_heads = 2, head_dim = 64;
+  for (int64_t num_keys : {int64_t{1}, int64_t{5}, int64_t{300}, int64_t{2049}}) {
+    for (int splits : {1, 3, 16}) {
+      const int64_t row = kv_heads * head_dim;
+      const std::vector<float> q = testing::RandomFloats(heads * head_dim, 3);
+      const std::vector<float> k = testing::RandomFloats(num_keys * row, 4), v = testing::RandomFloats(num_keys * row, 5);
+      std::vector<uint16_t> k16(k.size()), v16(v.size());
+      for (size_t i = 0; i < k.size(); ++i) {
+        k16[i] = FloatToHalf(k[i]);
+        v16[i] = FloatToHalf(v[i]);
+      }
+      const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+      auto got = cuda::AttendDecodeSplitOnHost(q, k16, v16, num_keys, heads, kv_heads, head_dim, scale, splits);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      for (int h = 0; h < heads; ++h) {
+        const int kvh = h / (heads / kv_heads);
+        const cpu::KvView keys{reinterpret_cast<const uint8_t*>(k16.data() + kvh * head_dim), DType::kF16, static_cast<uint64_t>(row) * 2};
+        const cpu::KvView values{reinterpret_cast<const uint8_t*>(v16.data() + kvh * head_dim), DType::kF16, static_cast<uint64_t>(row) * 2};
+        std::vector<float> want(head_dim);
+        cpu::AttendOneHeadScalar(q.data() + h * head_dim, keys, values, num_keys, head_dim, scale, want.data());
+        for (int d = 0; d < head_dim; ++d) {
+          ASSERT_NEAR((*got)[h * head_dim + d], want[d], 1e-4) << num_keys << " keys, " << splits << " splits, head " << h;
+        }
+      }
+    }
+  }
+}
+
 // A prompt's causal attention, query by query against the CPU over the keys up to its position;
 // head_dim 128 and 80 (not a multiple of the warp) both.
 TEST(CudaKernelsTest, PromptAttentionMatchesTheCpu) {

@@ -41,8 +41,14 @@ Status RopeAt(float* x, int num_heads, int head_dim, int rot_dims, const int64_t
               void* stream);
 Status StoreKvAt(const float* k, const float* v, void* keys, void* values, int64_t width, const int64_t* position,
                  void* stream);
+// AttendDecodeAt splits the keys into `splits` shares (split-K), each a thread block per head,
+// then combines them: `scores` holds num_heads * AttendScoreCapacity(num_keys, splits) floats,
+// `partials` num_heads * splits * (head_dim + 2).
 Status AttendDecodeAt(const float* q, const void* keys, const void* values, const int64_t* position, int num_heads,
-                      int kv_heads, int head_dim, float scale, float* scores, float* out, void* stream);
+                      int kv_heads, int head_dim, float scale, int splits, float* scores, float* partials, float* out,
+                      void* stream);
+// Scores per head that AttendDecodeAt needs for up to `max_keys` keys in `splits` shares.
+inline int64_t AttendScoreCapacity(int64_t max_keys, int splits) { return (max_keys + splits - 1) / splits * splits; }
 // out (a __half array) = x rounded to F16.
 Status FloatsToHalves(const float* x, int64_t n, void* out, void* stream);
 // out[i] = silu(gate[i]) * up[i].
@@ -72,6 +78,9 @@ Result<std::vector<float>> GatherRowsOnHost(DType type, std::span<const uint8_t>
 Result<std::vector<float>> RmsNormOnHost(std::span<const float> x, std::span<const float> weight, int64_t rows, float eps);
 Result<std::vector<float>> RopeOnHost(std::span<const float> x, int num_heads, int head_dim, int rot_dims, int64_t position,
                                       std::span<const float> inv_freq, bool neox);
+Result<std::vector<float>> AttendDecodeSplitOnHost(std::span<const float> q, std::span<const uint16_t> keys,
+                                                   std::span<const uint16_t> values, int64_t num_keys, int num_heads,
+                                                   int kv_heads, int head_dim, float scale, int splits);
 Result<std::vector<float>> AttendPromptOnHost(std::span<const float> q, std::span<const uint16_t> keys,
                                               std::span<const uint16_t> values, int64_t first_position, int64_t rows,
                                               int num_heads, int kv_heads, int head_dim, float scale);

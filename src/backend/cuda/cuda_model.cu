@@ -136,11 +136,17 @@ struct Stage {
   Activations one;     // a generated token
   Activations prompt;  // up to kPromptChunk prompt tokens
   PromptScratch scratch;
-  DeviceBuffer scores;     // decode attention: heads x context
+  int attend_splits = 1;   // decode attention: split-K shares of the keys
+  DeviceBuffer scores;     // decode attention: heads x AttendScoreCapacity(context, attend_splits)
+  DeviceBuffer partials;   // decode attention: heads x attend_splits x (head_dim + 2)
   DeviceMatrix embedding;  // first stage
   DeviceMatrix output;     // last stage
   DeviceBuffer output_norm, logits;
 };
+
+// Split-K shares for decode attention: about 256 keys of the full context each, at most 32 (with
+// 32 heads, up to 1024 blocks: every multiprocessor busy at long contexts).
+int AttendSplits(int64_t context) { return static_cast<int>(std::clamp<int64_t>(context / 256, 1, 32)); }
 
 // What a stage takes on its GPU: the weights of its layers (and the embedding or the head),
 // the KV cache and the activations; checked against its cap before anything is allocated.
@@ -157,8 +163,9 @@ uint64_t StageBytes(const LlamaModel& model, const CudaStage& s, bool first, boo
   if (first) bytes += MatrixBytes(model.token_embedding());
   if (last) bytes += MatrixBytes(model.output()) + c.vocab_size * sizeof(float);
   const int64_t chunk = std::min(kPromptChunk, context);
+  const int splits = AttendSplits(context);
   bytes += Activations::Bytes(c, 1) + Activations::Bytes(c, chunk) + PromptScratch::Bytes(c, chunk) +
-           c.head_count * context * sizeof(float);
+           c.head_count * (AttendScoreCapacity(context, splits) + splits * (c.head_dim + 2)) * sizeof(float);
   return bytes;
 }
 
@@ -200,7 +207,9 @@ Status BuildStage(const LlamaModel& model, bool on_device, int64_t context, bool
   RIGLM_RETURN_IF_ERROR(stage->scratch.half_weights.Upload(nullptr, PromptScratch::LargestMatrix(c) * sizeof(__half)));
   RIGLM_RETURN_IF_ERROR(stage->scratch.half_x.Upload(nullptr, chunk * PromptScratch::WidestInput(c) * sizeof(__half)));
   if (cublasCreate(&stage->scratch.cublas) != CUBLAS_STATUS_SUCCESS) return Internal(s.name + ": cublasCreate failed");
-  RIGLM_RETURN_IF_ERROR(stage->scores.Upload(nullptr, static_cast<size_t>(c.head_count) * context * sizeof(float)));
+  stage->attend_splits = AttendSplits(context);
+  RIGLM_RETURN_IF_ERROR(stage->scores.Upload(nullptr, c.head_count * AttendScoreCapacity(context, stage->attend_splits) * sizeof(float)));
+  RIGLM_RETURN_IF_ERROR(stage->partials.Upload(nullptr, c.head_count * stage->attend_splits * (c.head_dim + 2) * sizeof(float)));
   if (last) RIGLM_RETURN_IF_ERROR(stage->logits.Upload(nullptr, c.vocab_size * sizeof(float)));
   return Status::Ok();
 }
@@ -242,7 +251,7 @@ Status RunLayers(const ModelConfig& c, Stage& s, Activations& a, int64_t n, int6
       RIGLM_RETURN_IF_ERROR(RopeAt(F(a.k), kv_heads, head_dim, rot, device_position, F(s.inv_freq), neox, stream));
       RIGLM_RETURN_IF_ERROR(StoreKvAt(F(a.k), F(a.v), l.keys.ptr, l.values.ptr, c.kv_width(), device_position, stream));
       RIGLM_RETURN_IF_ERROR(AttendDecodeAt(F(a.q), l.keys.ptr, l.values.ptr, device_position, heads, kv_heads, head_dim, scale,
-                                           F(s.scores), F(a.attn), stream));
+                                           s.attend_splits, F(s.scores), F(s.partials), F(a.attn), stream));
     } else {
       RIGLM_RETURN_IF_ERROR(Rope(F(a.q), n, heads, head_dim, rot, position, F(s.inv_freq), neox, stream));
       RIGLM_RETURN_IF_ERROR(Rope(F(a.k), n, kv_heads, head_dim, rot, position, F(s.inv_freq), neox, stream));

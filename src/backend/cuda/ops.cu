@@ -1,7 +1,7 @@
 // Element-wise and attention kernels: RoPE, SwiGLU, F16 conversion, attention of one query token
-// over an F16 KV cache (one thread block per query head; grouped-query heads share their
-// key/value head) and of a prompt's queries (one warp per query and head, online softmax).
-// Exact first; split-K over long contexts comes with GPU measurements.
+// over an F16 KV cache (one thread block per query head, or per head and share of the keys:
+// split-K; grouped-query heads share their key/value head) and of a prompt's queries (one warp
+// per query and head, online softmax).
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -66,12 +66,10 @@ __device__ float BlockReduce(float v, float* shared) {
   return result;
 }
 
-// Keys and values: `num_keys` rows of kv_heads * head_dim halves (`position_at`, when given:
-// device memory holding num_keys - 1). `scores`: num_heads x num_keys.
+// Keys and values: `num_keys` rows of kv_heads * head_dim halves. `scores`: num_heads x num_keys.
 __global__ void AttendKernel(const float* __restrict__ q, const __half* __restrict__ keys, const __half* __restrict__ values,
-                             int64_t num_keys, const int64_t* __restrict__ position_at, int num_heads, int kv_heads,
-                             int head_dim, float scale, float* __restrict__ scores, float* __restrict__ out) {
-  if (position_at) num_keys = *position_at + 1;
+                             int64_t num_keys, int num_heads, int kv_heads, int head_dim, float scale,
+                             float* __restrict__ scores, float* __restrict__ out) {
   __shared__ float shared[kWarp];
   const int head = blockIdx.x;
   const int kv_head = head / (num_heads / kv_heads);
@@ -167,6 +165,71 @@ __global__ void AttendPromptKernel(const float* __restrict__ q, const __half* __
   }
 }
 
+// Split-K ("flash-decoding") attention of one token: block (head, split) takes an equal share
+// of the keys, so that a long context keeps every multiprocessor busy instead of one block per
+// head, and leaves its share's maximum score, normalizer and unnormalized weighted sum of values
+// in `partials` (per head and split: max, sum, head_dim values); the combine kernel rescales
+// them to the global maximum. The number of keys, *position_at + 1, is read on the device.
+__global__ void AttendSplitKernel(const float* __restrict__ q, const __half* __restrict__ keys,
+                                  const __half* __restrict__ values, const int64_t* __restrict__ position_at, int num_heads,
+                                  int kv_heads, int head_dim, float scale, float* __restrict__ scores,
+                                  float* __restrict__ partials) {
+  __shared__ float shared[kWarp];
+  const int head = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+  const int64_t num_keys = *position_at + 1;
+  const int64_t share = (num_keys + splits - 1) / splits;
+  const int64_t begin = split * share, end = begin + share < num_keys ? begin + share : num_keys;
+  const int kv_head = head / (num_heads / kv_heads);
+  const int64_t row = static_cast<int64_t>(kv_heads) * head_dim;
+  const float* qh = q + static_cast<int64_t>(head) * head_dim;
+  float* sh = scores + static_cast<int64_t>(head) * (splits * share);  // this head's row of scores
+  float max_score = -FLT_MAX;
+  for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
+    const __half* k = keys + j * row + static_cast<int64_t>(kv_head) * head_dim;
+    float dot = 0.0f;
+    for (int d = 0; d < head_dim; ++d) dot += qh[d] * __half2float(k[d]);
+    sh[j] = dot * scale;
+    max_score = fmaxf(max_score, sh[j]);
+  }
+  max_score = BlockReduce<true>(max_score, shared);
+  float sum = 0.0f;
+  for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
+    sh[j] = expf(sh[j] - max_score);
+    sum += sh[j];
+  }
+  sum = BlockReduce<false>(sum, shared);  // its barriers also make every score visible
+  float* part = partials + (static_cast<int64_t>(head) * splits + split) * (head_dim + 2);
+  if (threadIdx.x == 0) {
+    part[0] = max_score;
+    part[1] = sum;
+  }
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+    float acc = 0.0f;
+    for (int64_t j = begin; j < end; ++j) acc += sh[j] * __half2float(values[j * row + static_cast<int64_t>(kv_head) * head_dim + d]);
+    part[2 + d] = acc;
+  }
+}
+
+__global__ void CombineSplitsKernel(const float* __restrict__ partials, int splits, int head_dim, float* __restrict__ out) {
+  const int head = blockIdx.x;
+  const float* parts = partials + static_cast<int64_t>(head) * splits * (head_dim + 2);
+  float global_max = -FLT_MAX;
+  for (int sp = 0; sp < splits; ++sp) global_max = fmaxf(global_max, parts[sp * (head_dim + 2)]);
+  float total = 0.0f;
+  for (int sp = 0; sp < splits; ++sp) {
+    const float* part = parts + sp * (head_dim + 2);
+    total += part[1] * expf(part[0] - global_max);
+  }
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+    float acc = 0.0f;
+    for (int sp = 0; sp < splits; ++sp) {
+      const float* part = parts + sp * (head_dim + 2);
+      acc += part[2 + d] * expf(part[0] - global_max);
+    }
+    out[static_cast<int64_t>(head) * head_dim + d] = acc / total;
+  }
+}
+
 unsigned Blocks(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
 }  // namespace
@@ -224,18 +287,23 @@ Status AttendDecode(const float* q, const void* keys, const void* values, int64_
                     int head_dim, float scale, float* scores, float* out, void* stream) {
   if (kv_heads <= 0 || num_heads % kv_heads != 0) return InvalidArgument("query heads must be a multiple of key/value heads");
   AttendKernel<<<num_heads, kAttendThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      q, static_cast<const __half*>(keys), static_cast<const __half*>(values), num_keys, nullptr, num_heads, kv_heads,
-      head_dim, scale, scores, out);
+      q, static_cast<const __half*>(keys), static_cast<const __half*>(values), num_keys, num_heads, kv_heads, head_dim,
+      scale, scores, out);
   return CheckCuda(cudaGetLastError(), "attention kernel");
 }
 
 Status AttendDecodeAt(const float* q, const void* keys, const void* values, const int64_t* position, int num_heads,
-                      int kv_heads, int head_dim, float scale, float* scores, float* out, void* stream) {
+                      int kv_heads, int head_dim, float scale, int splits, float* scores, float* partials, float* out,
+                      void* stream) {
   if (kv_heads <= 0 || num_heads % kv_heads != 0) return InvalidArgument("query heads must be a multiple of key/value heads");
-  AttendKernel<<<num_heads, kAttendThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      q, static_cast<const __half*>(keys), static_cast<const __half*>(values), 0, position, num_heads, kv_heads, head_dim,
-      scale, scores, out);
-  return CheckCuda(cudaGetLastError(), "attention kernel");
+  if (splits < 1) return InvalidArgument("attention needs at least one split");
+  auto s = static_cast<cudaStream_t>(stream);
+  AttendSplitKernel<<<dim3(num_heads, splits), kAttendThreads, 0, s>>>(
+      q, static_cast<const __half*>(keys), static_cast<const __half*>(values), position, num_heads, kv_heads, head_dim, scale,
+      scores, partials);
+  RIGLM_RETURN_IF_ERROR(CheckCuda(cudaGetLastError(), "attention kernel"));
+  CombineSplitsKernel<<<num_heads, 128, 0, s>>>(partials, splits, head_dim, out);
+  return CheckCuda(cudaGetLastError(), "attention combine kernel");
 }
 
 Result<std::vector<float>> RopeOnHost(std::span<const float> x, int num_heads, int head_dim, int rot_dims, int64_t position,
@@ -259,6 +327,24 @@ Result<std::vector<float>> AttendPromptOnHost(std::span<const float> q, std::spa
   RIGLM_RETURN_IF_ERROR(od.Upload(nullptr, q.size_bytes()));
   RIGLM_RETURN_IF_ERROR(AttendPrompt(static_cast<const float*>(qd.ptr), kd.ptr, vd.ptr, first_position, rows, num_heads, kv_heads,
                                      head_dim, scale, static_cast<float*>(od.ptr), nullptr));
+  return od.Download<float>(q.size());
+}
+
+Result<std::vector<float>> AttendDecodeSplitOnHost(std::span<const float> q, std::span<const uint16_t> keys,
+                                                   std::span<const uint16_t> values, int64_t num_keys, int num_heads,
+                                                   int kv_heads, int head_dim, float scale, int splits) {
+  const int64_t position = num_keys - 1;
+  DeviceBuffer qd, kd, vd, pd, sd, partd, od;
+  RIGLM_RETURN_IF_ERROR(qd.Upload(q.data(), q.size_bytes()));
+  RIGLM_RETURN_IF_ERROR(kd.Upload(keys.data(), keys.size_bytes()));
+  RIGLM_RETURN_IF_ERROR(vd.Upload(values.data(), values.size_bytes()));
+  RIGLM_RETURN_IF_ERROR(pd.Upload(&position, sizeof position));
+  RIGLM_RETURN_IF_ERROR(sd.Upload(nullptr, sizeof(float) * num_heads * AttendScoreCapacity(num_keys, splits)));
+  RIGLM_RETURN_IF_ERROR(partd.Upload(nullptr, sizeof(float) * num_heads * splits * (head_dim + 2)));
+  RIGLM_RETURN_IF_ERROR(od.Upload(nullptr, q.size_bytes()));
+  RIGLM_RETURN_IF_ERROR(AttendDecodeAt(static_cast<const float*>(qd.ptr), kd.ptr, vd.ptr, static_cast<const int64_t*>(pd.ptr),
+                                       num_heads, kv_heads, head_dim, scale, splits, static_cast<float*>(sd.ptr),
+                                       static_cast<float*>(partd.ptr), static_cast<float*>(od.ptr), nullptr));
   return od.Download<float>(q.size());
 }
 
