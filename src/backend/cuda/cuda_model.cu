@@ -314,9 +314,9 @@ struct PinnedHost {
     }
   }
   Status Allocate(int64_t max_tokens, int64_t vocab) {
-    RIGLM_RETURN_IF_ERROR(CheckCuda(cudaHostAlloc(reinterpret_cast<void**>(&tokens), max_tokens * sizeof(int32_t), 0), "pinned memory"));
-    RIGLM_RETURN_IF_ERROR(CheckCuda(cudaHostAlloc(reinterpret_cast<void**>(&position), sizeof(int64_t), 0), "pinned memory"));
-    return CheckCuda(cudaHostAlloc(reinterpret_cast<void**>(&logits), vocab * sizeof(float), 0), "pinned memory");
+    RIGLM_RETURN_IF_ERROR(CheckCuda(cudaHostAlloc(reinterpret_cast<void**>(&tokens), max_tokens * sizeof(int32_t), cudaHostAllocPortable), "pinned memory"));
+    RIGLM_RETURN_IF_ERROR(CheckCuda(cudaHostAlloc(reinterpret_cast<void**>(&position), sizeof(int64_t), cudaHostAllocPortable), "pinned memory"));
+    return CheckCuda(cudaHostAlloc(reinterpret_cast<void**>(&logits), vocab * sizeof(float), cudaHostAllocPortable), "pinned memory");
   }
 };
 
@@ -393,7 +393,6 @@ struct CudaModel::Impl : ModelState {};
 
 CudaModel::CudaModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CudaModel::~CudaModel() = default;
-
 
 Result<std::unique_ptr<CudaModel>> CudaModel::Create(const LlamaModel& model, int device, int64_t context) {
   return Create(model, {{"cuda:" + std::to_string(device), device, 0, model.config().block_count, 0}}, context);
