@@ -68,7 +68,8 @@ Result<LoadedModel> LoadModelOnGpus(const std::string& path, const LoadFlags& fl
   context = ChooseContext(context, config);
   RIGLM_ASSIGN_OR_RETURN(std::vector<CudaStage> stages, PlanGpuStages(header, config, flags, context));
   Progress progress("loading " + path + " into " + flags.devices);
-  if (IsUrl(path)) options.load.readers = 4;
+  // Several connections reach a network's line rate sooner; generated weights need the cores.
+  if (IsUrl(path) || IsSyntheticLocation(path)) options.load.readers = 4;
   options.load.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
   options.load.cancel = &g_interrupted;
   std::signal(SIGINT, OnInterrupt);
@@ -154,7 +155,8 @@ Result<LoadedModel> LoadModel(const std::string& name, const LoadFlags& flags, i
   Progress progress("loading " + path);
   const bool streamed = IsUrl(path) || IsHfModelDir(path) || IsSplitGgufPath(path) || IsSyntheticLocation(path);
   if (streamed) {
-    if (IsUrl(path)) options.load.readers = 4;  // several connections reach a network's line rate sooner
+    // Several connections reach a network's line rate sooner; generated weights need the cores.
+    if (IsUrl(path) || IsSyntheticLocation(path)) options.load.readers = 4;
     options.load.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
     options.load.cancel = &g_interrupted;
     std::signal(SIGINT, OnInterrupt);
