@@ -15,27 +15,31 @@
 namespace riglm {
 namespace {
 
+// The GPU's product of random `rows` x `cols` weights of `type` with a random vector, against
+// float64 of the dequantized weights.
+void ExpectMatVecMatchesTheReference(DType type, int64_t rows, int64_t cols) {
+  const std::vector<float> x = testing::RandomFloats(cols, 7);
+  const std::vector<uint8_t> bytes = testing::EncodeAs(type, testing::RandomFloats(rows * cols, 11));
+  auto y = cuda::MatVecOnHost(type, bytes, rows, cols, x);
+  ASSERT_TRUE(y.ok()) << DTypeName(type) << ": " << y.status().ToString();
+  std::vector<float> row(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    DequantizeRow(type, bytes.data() + r * RowBytes(type, cols), row.data(), cols);
+    double want = 0.0, magnitude = 0.0;
+    for (int64_t c = 0; c < cols; ++c) {
+      want += static_cast<double>(row[c]) * x[c];
+      magnitude += std::abs(static_cast<double>(row[c]) * x[c]);
+    }
+    EXPECT_NEAR((*y)[r], want, 1e-4 * magnitude + 1e-6) << DTypeName(type) << " cols " << cols << " row " << r;
+  }
+}
+
 TEST(CudaKernelsTest, MatVecMatchesTheReferenceForEveryType) {
   REQUIRE_GPU();
-  const int64_t rows = 67, cols = 1024;  // rows not a multiple of the rows per thread block
-  const std::vector<float> x = testing::RandomFloats(cols, 7);
   for (DType type : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,
                      DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     ASSERT_TRUE(cuda::MatVecSupports(type));
-    const std::vector<float> w = testing::RandomFloats(rows * cols, 11);
-    const std::vector<uint8_t> bytes = testing::EncodeAs(type, w);
-    auto y = cuda::MatVecOnHost(type, bytes, rows, cols, x);
-    ASSERT_TRUE(y.ok()) << DTypeName(type) << ": " << y.status().ToString();
-    std::vector<float> row(cols);
-    for (int64_t r = 0; r < rows; ++r) {
-      DequantizeRow(type, bytes.data() + r * RowBytes(type, cols), row.data(), cols);
-      double want = 0.0, magnitude = 0.0;
-      for (int64_t c = 0; c < cols; ++c) {
-        want += static_cast<double>(row[c]) * x[c];
-        magnitude += std::abs(static_cast<double>(row[c]) * x[c]);
-      }
-      EXPECT_NEAR((*y)[r], want, 1e-4 * magnitude + 1e-6) << DTypeName(type) << " row " << r;
-    }
+    ExpectMatVecMatchesTheReference(type, 67, 1024);  // rows not a multiple of the rows per thread block
   }
 }
 
@@ -43,24 +47,10 @@ TEST(CudaKernelsTest, MatVecMatchesTheReferenceForEveryType) {
 // columns: 102 bytes), take the byte-wise tile loads.
 TEST(CudaKernelsTest, MatVecHandlesShortAndUnalignedRows) {
   REQUIRE_GPU();
-  for (const auto& [type, cols] : {std::pair{DType::kQ8_0, int64_t{96}}, std::pair{DType::kQ4_K, int64_t{256 * 37}},
-                                   std::pair{DType::kQ6_K, int64_t{256 * 3}}, std::pair{DType::kF16, int64_t{40}}}) {
-    const int64_t rows = 13;
-    const std::vector<float> x = testing::RandomFloats(cols, 29);
-    const std::vector<uint8_t> bytes = testing::EncodeAs(type, testing::RandomFloats(rows * cols, 31));
-    auto y = cuda::MatVecOnHost(type, bytes, rows, cols, x);
-    ASSERT_TRUE(y.ok()) << DTypeName(type) << ": " << y.status().ToString();
-    std::vector<float> row(cols);
-    for (int64_t r = 0; r < rows; ++r) {
-      DequantizeRow(type, bytes.data() + r * RowBytes(type, cols), row.data(), cols);
-      double want = 0.0, magnitude = 0.0;
-      for (int64_t c = 0; c < cols; ++c) {
-        want += static_cast<double>(row[c]) * x[c];
-        magnitude += std::abs(static_cast<double>(row[c]) * x[c]);
-      }
-      EXPECT_NEAR((*y)[r], want, 1e-4 * magnitude + 1e-6) << DTypeName(type) << " cols " << cols << " row " << r;
-    }
-  }
+  ExpectMatVecMatchesTheReference(DType::kQ8_0, 13, 96);
+  ExpectMatVecMatchesTheReference(DType::kQ4_K, 13, 256 * 37);
+  ExpectMatVecMatchesTheReference(DType::kQ6_K, 13, 256 * 3);
+  ExpectMatVecMatchesTheReference(DType::kF16, 13, 40);
 }
 
 TEST(CudaKernelsTest, RmsNormMatchesTheReference) {
@@ -106,61 +96,47 @@ TEST(CudaKernelsTest, SwiGluMatchesTheCpu) {
   for (size_t i = 0; i < gate.size(); i += 7) EXPECT_NEAR((*got)[i], want[i], 1e-5 * (1 + std::abs(want[i]))) << i;
 }
 
-// Grouped-query attention of one token over an F16 cache, head by head against the CPU.
-TEST(CudaKernelsTest, DecodeAttentionMatchesTheCpu) {
-  REQUIRE_GPU();
-  const int heads = 8, kv_heads = 2, head_dim = 64;
-  for (int64_t num_keys : {int64_t{1}, int64_t{300}, int64_t{2049}}) {
-    const int64_t row = kv_heads * head_dim;
-    const std::vector<float> q = testing::RandomFloats(heads * head_dim, 3);
-    const std::vector<float> k = testing::RandomFloats(num_keys * row, 4), v = testing::RandomFloats(num_keys * row, 5);
-    std::vector<uint16_t> k16(k.size()), v16(v.size());
+// A random F16 KV cache of `num_keys` rows of `row` halves.
+struct HalfCache {
+  std::vector<uint16_t> keys, values;
+  HalfCache(int64_t num_keys, int64_t row) : keys(num_keys * row), values(num_keys * row) {
+    const std::vector<float> k = testing::RandomFloats(keys.size(), 4), v = testing::RandomFloats(values.size(), 5);
     for (size_t i = 0; i < k.size(); ++i) {
-      k16[i] = FloatToHalf(k[i]);
-      v16[i] = FloatToHalf(v[i]);
+      keys[i] = FloatToHalf(k[i]);
+      values[i] = FloatToHalf(v[i]);
     }
-    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-    auto got = cuda::AttendDecodeOnHost(q, k16, v16, num_keys, heads, kv_heads, head_dim, scale);
-    ASSERT_TRUE(got.ok()) << got.status().ToString();
-    for (int h = 0; h < heads; ++h) {
-      const int kvh = h / (heads / kv_heads);
-      const cpu::KvView keys{reinterpret_cast<const uint8_t*>(k16.data() + kvh * head_dim), DType::kF16, static_cast<uint64_t>(row) * 2};
-      const cpu::KvView values{reinterpret_cast<const uint8_t*>(v16.data() + kvh * head_dim), DType::kF16, static_cast<uint64_t>(row) * 2};
-      std::vector<float> want(head_dim);
-      cpu::AttendOneHeadScalar(q.data() + h * head_dim, keys, values, num_keys, head_dim, scale, want.data());
-      for (int d = 0; d < head_dim; ++d) EXPECT_NEAR((*got)[h * head_dim + d], want[d], 1e-4) << num_keys << " keys, head " << h << " dim " << d;
-    }
+  }
+};
+
+// `got` (heads x head_dim) against the CPU's attention of each head of `q` over the first
+// `num_keys` rows of the cache.
+void ExpectAttentionMatchesTheCpu(const float* got, const float* q, const HalfCache& cache, int64_t num_keys, int heads,
+                                  int kv_heads, int head_dim, float scale, const std::string& what) {
+  const uint64_t row_bytes = static_cast<uint64_t>(kv_heads) * head_dim * 2;
+  for (int h = 0; h < heads; ++h) {
+    const int kvh = h / (heads / kv_heads);
+    const cpu::KvView keys{reinterpret_cast<const uint8_t*>(cache.keys.data() + kvh * head_dim), DType::kF16, row_bytes};
+    const cpu::KvView values{reinterpret_cast<const uint8_t*>(cache.values.data() + kvh * head_dim), DType::kF16, row_bytes};
+    std::vector<float> want(head_dim);
+    cpu::AttendOneHeadScalar(q + h * head_dim, keys, values, num_keys, head_dim, scale, want.data());
+    for (int d = 0; d < head_dim; ++d) ASSERT_NEAR(got[h * head_dim + d], want[d], 1e-4) << what << ", head " << h << " dim " << d;
   }
 }
 
-// Split-K attention of one token (the decode step's, position read on the device): any number
-// of shares, including more shares than keys, gives the CPU's result.
-TEST(CudaKernelsTest, SplitDecodeAttentionMatchesTheCpu) {
+// Grouped-query attention of one token (the decode step's: split-K, the position read on the
+// device) against the CPU: any number of shares, more shares than keys included.
+TEST(CudaKernelsTest, DecodeAttentionMatchesTheCpu) {
   REQUIRE_GPU();
   const int heads = 8, kv_heads = 2, head_dim = 64;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   for (int64_t num_keys : {int64_t{1}, int64_t{5}, int64_t{300}, int64_t{2049}}) {
+    const HalfCache cache(num_keys, kv_heads * head_dim);
+    const std::vector<float> q = testing::RandomFloats(heads * head_dim, 3);
     for (int splits : {1, 3, 16}) {
-      const int64_t row = kv_heads * head_dim;
-      const std::vector<float> q = testing::RandomFloats(heads * head_dim, 3);
-      const std::vector<float> k = testing::RandomFloats(num_keys * row, 4), v = testing::RandomFloats(num_keys * row, 5);
-      std::vector<uint16_t> k16(k.size()), v16(v.size());
-      for (size_t i = 0; i < k.size(); ++i) {
-        k16[i] = FloatToHalf(k[i]);
-        v16[i] = FloatToHalf(v[i]);
-      }
-      const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-      auto got = cuda::AttendDecodeSplitOnHost(q, k16, v16, num_keys, heads, kv_heads, head_dim, scale, splits);
+      auto got = cuda::AttendDecodeOnHost(q, cache.keys, cache.values, num_keys, heads, kv_heads, head_dim, scale, splits);
       ASSERT_TRUE(got.ok()) << got.status().ToString();
-      for (int h = 0; h < heads; ++h) {
-        const int kvh = h / (heads / kv_heads);
-        const cpu::KvView keys{reinterpret_cast<const uint8_t*>(k16.data() + kvh * head_dim), DType::kF16, static_cast<uint64_t>(row) * 2};
-        const cpu::KvView values{reinterpret_cast<const uint8_t*>(v16.data() + kvh * head_dim), DType::kF16, static_cast<uint64_t>(row) * 2};
-        std::vector<float> want(head_dim);
-        cpu::AttendOneHeadScalar(q.data() + h * head_dim, keys, values, num_keys, head_dim, scale, want.data());
-        for (int d = 0; d < head_dim; ++d) {
-          ASSERT_NEAR((*got)[h * head_dim + d], want[d], 1e-4) << num_keys << " keys, " << splits << " splits, head " << h;
-        }
-      }
+      ExpectAttentionMatchesTheCpu(got->data(), q.data(), cache, num_keys, heads, kv_heads, head_dim, scale,
+                                   std::to_string(num_keys) + " keys, " + std::to_string(splits) + " splits");
     }
   }
 }
@@ -171,29 +147,16 @@ TEST(CudaKernelsTest, PromptAttentionMatchesTheCpu) {
   REQUIRE_GPU();
   const int heads = 8, kv_heads = 2;
   for (int head_dim : {128, 80}) {
-    const int64_t first = 37, rows = 21, num_keys = first + rows, row = kv_heads * head_dim;
+    const int64_t first = 37, rows = 21;
+    const HalfCache cache(first + rows, kv_heads * head_dim);
     const std::vector<float> q = testing::RandomFloats(rows * heads * head_dim, 3);
-    const std::vector<float> k = testing::RandomFloats(num_keys * row, 4), v = testing::RandomFloats(num_keys * row, 5);
-    std::vector<uint16_t> k16(k.size()), v16(v.size());
-    for (size_t i = 0; i < k.size(); ++i) {
-      k16[i] = FloatToHalf(k[i]);
-      v16[i] = FloatToHalf(v[i]);
-    }
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-    auto got = cuda::AttendPromptOnHost(q, k16, v16, first, rows, heads, kv_heads, head_dim, scale);
+    auto got = cuda::AttendPromptOnHost(q, cache.keys, cache.values, first, rows, heads, kv_heads, head_dim, scale);
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     for (int64_t r = 0; r < rows; ++r) {
-      for (int h = 0; h < heads; ++h) {
-        const int kvh = h / (heads / kv_heads);
-        const cpu::KvView keys{reinterpret_cast<const uint8_t*>(k16.data() + kvh * head_dim), DType::kF16, static_cast<uint64_t>(row) * 2};
-        const cpu::KvView values{reinterpret_cast<const uint8_t*>(v16.data() + kvh * head_dim), DType::kF16, static_cast<uint64_t>(row) * 2};
-        std::vector<float> want(head_dim);
-        const float* qh = q.data() + (r * heads + h) * head_dim;
-        cpu::AttendOneHeadScalar(qh, keys, values, first + r + 1, head_dim, scale, want.data());
-        for (int d = 0; d < head_dim; ++d) {
-          ASSERT_NEAR((*got)[(r * heads + h) * head_dim + d], want[d], 1e-4) << "dim " << head_dim << " row " << r << " head " << h;
-        }
-      }
+      const int64_t at = r * heads * head_dim;
+      ExpectAttentionMatchesTheCpu(got->data() + at, q.data() + at, cache, first + r + 1, heads, kv_heads, head_dim, scale,
+                                   "dim " + std::to_string(head_dim) + " row " + std::to_string(r));
     }
   }
 }

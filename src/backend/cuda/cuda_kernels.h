@@ -34,9 +34,10 @@ Status RmsNorm(const float* x, const float* weight, float* y, int64_t rows, int6
 // (num_heads heads) is at position first_position + r.
 Status Rope(float* x, int64_t rows, int num_heads, int head_dim, int rot_dims, int64_t first_position, const float* inv_freq,
             bool neox, void* stream);
-// The decode step's forms of Rope, the cache write and AttendDecode: the position (of the one
-// token; the cache holds positions 0..*position) is read from device memory, so that a captured
-// CUDA graph replays them for each new token.
+// The decode step's RoPE, cache write and attention of one query token per head over the F16
+// cache (keys/values: rows of kv_heads * head_dim): the position (of the one token; the cache
+// holds positions 0..*position) is read from device memory, so that a captured CUDA graph
+// replays them for each new token.
 Status RopeAt(float* x, int num_heads, int head_dim, int rot_dims, const int64_t* position, const float* inv_freq, bool neox,
               void* stream);
 Status StoreKvAt(const float* k, const float* v, void* keys, void* values, int64_t width, const int64_t* position,
@@ -53,10 +54,6 @@ inline int64_t AttendScoreCapacity(int64_t max_keys, int splits) { return (max_k
 Status FloatsToHalves(const float* x, int64_t n, void* out, void* stream);
 // out[i] = silu(gate[i]) * up[i].
 Status SwiGlu(const float* gate, const float* up, int64_t n, float* out, void* stream);
-// One query token per head against `num_keys` cached positions. keys/values: F16 rows of
-// kv_heads * head_dim; `scores`: num_heads * num_keys floats of scratch.
-Status AttendDecode(const float* q, const void* keys, const void* values, int64_t num_keys, int num_heads, int kv_heads,
-                    int head_dim, float scale, float* scores, float* out, void* stream);
 
 // A prompt's `rows` queries (row r at position first_position + r, causal) against the F16 cache,
 // whose rows 0..first_position + rows - 1 must be written.
@@ -78,7 +75,7 @@ Result<std::vector<float>> GatherRowsOnHost(DType type, std::span<const uint8_t>
 Result<std::vector<float>> RmsNormOnHost(std::span<const float> x, std::span<const float> weight, int64_t rows, float eps);
 Result<std::vector<float>> RopeOnHost(std::span<const float> x, int num_heads, int head_dim, int rot_dims, int64_t position,
                                       std::span<const float> inv_freq, bool neox);
-Result<std::vector<float>> AttendDecodeSplitOnHost(std::span<const float> q, std::span<const uint16_t> keys,
+Result<std::vector<float>> AttendDecodeOnHost(std::span<const float> q, std::span<const uint16_t> keys,
                                                    std::span<const uint16_t> values, int64_t num_keys, int num_heads,
                                                    int kv_heads, int head_dim, float scale, int splits);
 Result<std::vector<float>> AttendPromptOnHost(std::span<const float> q, std::span<const uint16_t> keys,
@@ -87,8 +84,5 @@ Result<std::vector<float>> AttendPromptOnHost(std::span<const float> q, std::spa
 Result<std::vector<float>> MatMulRowsOnHost(DType type, std::span<const uint8_t> weights, int64_t rows, int64_t cols,
                                             std::span<const float> x, int64_t n);
 Result<std::vector<float>> SwiGluOnHost(std::span<const float> gate, std::span<const float> up);
-Result<std::vector<float>> AttendDecodeOnHost(std::span<const float> q, std::span<const uint16_t> keys,
-                                              std::span<const uint16_t> values, int64_t num_keys, int num_heads,
-                                              int kv_heads, int head_dim, float scale);
 
 }  // namespace riglm::cuda

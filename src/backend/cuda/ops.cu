@@ -1,7 +1,7 @@
 // Element-wise and attention kernels: RoPE, SwiGLU, F16 conversion, attention of one query token
-// over an F16 KV cache (one thread block per query head, or per head and share of the keys:
-// split-K; grouped-query heads share their key/value head) and of a prompt's queries (one warp
-// per query and head, online softmax).
+// over an F16 KV cache (a thread block per query head and share of the keys: split-K;
+// grouped-query heads share their key/value head) and of a prompt's queries (one warp per query
+// and head, online softmax).
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -64,38 +64,6 @@ __device__ float BlockReduce(float v, float* shared) {
   const float result = shared[0];
   __syncthreads();  // `shared` is reused by the next reduction
   return result;
-}
-
-// Keys and values: `num_keys` rows of kv_heads * head_dim halves. `scores`: num_heads x num_keys.
-__global__ void AttendKernel(const float* __restrict__ q, const __half* __restrict__ keys, const __half* __restrict__ values,
-                             int64_t num_keys, int num_heads, int kv_heads, int head_dim, float scale,
-                             float* __restrict__ scores, float* __restrict__ out) {
-  __shared__ float shared[kWarp];
-  const int head = blockIdx.x;
-  const int kv_head = head / (num_heads / kv_heads);
-  const int64_t row = static_cast<int64_t>(kv_heads) * head_dim;
-  const float* qh = q + static_cast<int64_t>(head) * head_dim;
-  float* sh = scores + static_cast<int64_t>(head) * num_keys;
-  float max_score = -FLT_MAX;
-  for (int64_t j = threadIdx.x; j < num_keys; j += blockDim.x) {
-    const __half* k = keys + j * row + static_cast<int64_t>(kv_head) * head_dim;
-    float dot = 0.0f;
-    for (int d = 0; d < head_dim; ++d) dot += qh[d] * __half2float(k[d]);
-    sh[j] = dot * scale;
-    max_score = fmaxf(max_score, sh[j]);
-  }
-  max_score = BlockReduce<true>(max_score, shared);
-  float sum = 0.0f;
-  for (int64_t j = threadIdx.x; j < num_keys; j += blockDim.x) {
-    sh[j] = expf(sh[j] - max_score);
-    sum += sh[j];
-  }
-  sum = BlockReduce<false>(sum, shared);  // its barriers also make every score visible
-  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-    float acc = 0.0f;
-    for (int64_t j = 0; j < num_keys; ++j) acc += sh[j] * __half2float(values[j * row + static_cast<int64_t>(kv_head) * head_dim + d]);
-    out[static_cast<int64_t>(head) * head_dim + d] = acc / sum;
-  }
 }
 
 __global__ void ToHalfKernel(const float* __restrict__ x, __half* out, int64_t n) {
@@ -283,15 +251,6 @@ Status SwiGlu(const float* gate, const float* up, int64_t n, float* out, void* s
   return CheckCuda(cudaGetLastError(), "SwiGLU kernel");
 }
 
-Status AttendDecode(const float* q, const void* keys, const void* values, int64_t num_keys, int num_heads, int kv_heads,
-                    int head_dim, float scale, float* scores, float* out, void* stream) {
-  if (kv_heads <= 0 || num_heads % kv_heads != 0) return InvalidArgument("query heads must be a multiple of key/value heads");
-  AttendKernel<<<num_heads, kAttendThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      q, static_cast<const __half*>(keys), static_cast<const __half*>(values), num_keys, num_heads, kv_heads, head_dim,
-      scale, scores, out);
-  return CheckCuda(cudaGetLastError(), "attention kernel");
-}
-
 Status AttendDecodeAt(const float* q, const void* keys, const void* values, const int64_t* position, int num_heads,
                       int kv_heads, int head_dim, float scale, int splits, float* scores, float* partials, float* out,
                       void* stream) {
@@ -330,7 +289,7 @@ Result<std::vector<float>> AttendPromptOnHost(std::span<const float> q, std::spa
   return od.Download<float>(q.size());
 }
 
-Result<std::vector<float>> AttendDecodeSplitOnHost(std::span<const float> q, std::span<const uint16_t> keys,
+Result<std::vector<float>> AttendDecodeOnHost(std::span<const float> q, std::span<const uint16_t> keys,
                                                    std::span<const uint16_t> values, int64_t num_keys, int num_heads,
                                                    int kv_heads, int head_dim, float scale, int splits) {
   const int64_t position = num_keys - 1;
@@ -356,20 +315,6 @@ Result<std::vector<float>> SwiGluOnHost(std::span<const float> gate, std::span<c
   RIGLM_RETURN_IF_ERROR(SwiGlu(static_cast<const float*>(gd.ptr), static_cast<const float*>(ud.ptr),
                                static_cast<int64_t>(gate.size()), static_cast<float*>(od.ptr), nullptr));
   return od.Download<float>(gate.size());
-}
-
-Result<std::vector<float>> AttendDecodeOnHost(std::span<const float> q, std::span<const uint16_t> keys,
-                                              std::span<const uint16_t> values, int64_t num_keys, int num_heads,
-                                              int kv_heads, int head_dim, float scale) {
-  DeviceBuffer qd, kd, vd, sd, od;
-  RIGLM_RETURN_IF_ERROR(qd.Upload(q.data(), q.size_bytes()));
-  RIGLM_RETURN_IF_ERROR(kd.Upload(keys.data(), keys.size_bytes()));
-  RIGLM_RETURN_IF_ERROR(vd.Upload(values.data(), values.size_bytes()));
-  RIGLM_RETURN_IF_ERROR(sd.Upload(nullptr, sizeof(float) * num_heads * num_keys));
-  RIGLM_RETURN_IF_ERROR(od.Upload(nullptr, q.size_bytes()));
-  RIGLM_RETURN_IF_ERROR(AttendDecode(static_cast<const float*>(qd.ptr), kd.ptr, vd.ptr, num_keys, num_heads, kv_heads, head_dim,
-                                     scale, static_cast<float*>(sd.ptr), static_cast<float*>(od.ptr), nullptr));
-  return od.Download<float>(q.size());
 }
 
 }  // namespace riglm::cuda
