@@ -13,6 +13,8 @@
 
 #include "loader/gguf_header.h"
 #include "loader/loader.h"
+#include "loader/model_loader.h"
+#include "model/config.h"
 #include "model/synthetic_source.h"
 #include "util/process_stats.h"
 #include "util/strings.h"
@@ -118,6 +120,28 @@ TEST(LoaderMemoryTest, EightGiBStreamWithBoundedRss) {
 
 // A hashing device must see a different hash when one byte of the source differs: the check
 // above cannot pass by accident.
+// `-m synthetic:SHAPE:TYPE`: the source of a preset shape's model, its header real and its
+// weights generated as they are read; malformed or unknown names say what to write.
+TEST(LoaderMemoryTest, SyntheticLocationsOpenAPresetShape) {
+  ASSERT_TRUE(IsSyntheticLocation("synthetic:llama-3.1-8b:Q4_K_M"));
+  ASSERT_FALSE(IsSyntheticLocation("models/synthetic.gguf"));
+  auto source = OpenModelSource("synthetic:llama-3.1-8b:Q4_K_M");
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  EXPECT_GT((*source)->size(), uint64_t{4} << 30);
+  auto gguf = ReadGgufHeader(**source);
+  ASSERT_TRUE(gguf.ok()) << gguf.status().ToString();
+  auto config = ModelConfig::FromGguf(*gguf);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->block_count, 32);
+  EXPECT_EQ(config->embedding_length, 4096);
+  EXPECT_EQ(gguf->FindTensor("blk.0.ffn_down.weight")->type, DType::kQ6_K);  // Q4_K_M keeps some layers at Q6_K
+  EXPECT_EQ(gguf->FindTensor("blk.1.ffn_up.weight")->type, DType::kQ4_K);
+
+  EXPECT_EQ(OpenModelSource("synthetic:llama-3.1-8b").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(OpenModelSource("synthetic:no-such-model:Q4_0").status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(OpenModelSource("synthetic:llama-3.1-8b:Q9_X").ok());
+}
+
 TEST(LoaderMemoryTest, HashSeesASingleChangedByte) {
   std::vector<uint8_t> data(1000, 7);
   const uint64_t a = HashPiece(24, data.data(), data.size());
