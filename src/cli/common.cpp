@@ -22,15 +22,6 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
 
-// A --devices entry without its "3x" count.
-std::string_view WithoutCount(std::string_view entry) {
-  const size_t x = entry.find('x');
-  if (x != std::string_view::npos && x > 0 && entry.substr(0, x).find_first_not_of("0123456789") == std::string_view::npos) {
-    return entry.substr(x + 1);
-  }
-  return entry;
-}
-
 // Every GPU stage's layers, from the planner over the GPUs' memory (or --tensor-split). Stages
 // sharing a GPU are capped at their share of it.
 Result<std::vector<CudaStage>> PlanGpuStages(const GgufFile& gguf, const ModelConfig& config, const LoadFlags& flags,
@@ -56,7 +47,7 @@ Result<std::vector<CudaStage>> PlanGpuStages(const GgufFile& gguf, const ModelCo
 Result<LoadedModel> LoadModelOnGpus(const std::string& path, const LoadFlags& flags, ModelLoadOptions options,
                                     int64_t context) {
   for (std::string_view entry : SplitString(flags.devices, ',')) {
-    entry = WithoutCount(entry);
+    entry = WithoutDeviceCount(entry);
     if (!CudaDeviceOfName(entry) || entry.find('.') != std::string_view::npos) {
       return InvalidArgument("--devices: '" + std::string(entry) + "': write a GPU as cuda:N (N from riglm devices)");
     }
@@ -79,7 +70,6 @@ Result<LoadedModel> LoadModelOnGpus(const std::string& path, const LoadFlags& fl
   progress.Finish();
   LoadedModel loaded;
   loaded.gpu_load = load->stats;
-  loaded.gpu_bytes = load->device_bytes;
   loaded.gpu = std::move(load->decoder);
   loaded.model = std::move(load->model);
   RIGLM_ASSIGN_OR_RETURN(loaded.tokenizer, Tokenizer::FromGguf(loaded.model->gguf()));
@@ -188,7 +178,7 @@ int ReportError(const Status& status) {
 bool DevicesAreGpus(const std::string& devices) {
   if (devices.empty()) return false;
   for (std::string_view entry : SplitString(devices, ',')) {
-    if (!WithoutCount(entry).starts_with("cuda")) return false;
+    if (!WithoutDeviceCount(entry).starts_with("cuda")) return false;
   }
   return true;
 }

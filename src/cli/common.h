@@ -25,7 +25,6 @@ struct LoadedModel {
   // only this decoder computes with it), with the load's figures.
   std::unique_ptr<SequenceDecoder> gpu;
   LoadStats gpu_load;
-  uint64_t gpu_bytes = 0;
 };
 
 // Where weights are loaded (--devices, --tensor-split) and how (--load-buffer).

@@ -228,6 +228,16 @@ std::vector<DeviceInfo> DetectDevices() {
   return devices;
 }
 
+std::string_view WithoutDeviceCount(std::string_view entry, int* count) {
+  if (count) *count = 1;
+  const size_t x = entry.find('x');
+  if (x != std::string_view::npos && x > 0 && entry.substr(0, x).find_first_not_of("0123456789") == std::string_view::npos) {
+    if (count) *count = std::atoi(std::string(entry.substr(0, x)).c_str());
+    return entry.substr(x + 1);
+  }
+  return entry;
+}
+
 std::optional<int> CudaDeviceOfName(std::string_view name) {
   if (name == "cuda") return 0;
   if (!StartsWith(name, "cuda:")) return std::nullopt;
@@ -252,12 +262,8 @@ Result<std::vector<DeviceInfo>> ParseDeviceList(std::string_view spec) {
   std::optional<Result<std::vector<GpuInventory>>> gpus;  // read once, on the first cuda entry
   for (std::string_view entry : SplitString(spec, ',')) {
     int count = 1;
-    const size_t x = entry.find('x');
-    if (x != std::string_view::npos && x > 0 && entry.substr(0, x).find_first_not_of("0123456789") == std::string_view::npos) {
-      count = std::atoi(std::string(entry.substr(0, x)).c_str());
-      entry = entry.substr(x + 1);
-      if (count < 1 || count > 64) return InvalidArgument("device count must be 1 to 64");
-    }
+    entry = WithoutDeviceCount(entry, &count);
+    if (count < 1 || count > 64) return InvalidArgument("device count must be 1 to 64");
     for (int i = 0; i < count; ++i) {
       if (entry == "cpu") {
         // One reading of the host for every cpu entry: they are the same machine, and readings

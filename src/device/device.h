@@ -51,6 +51,10 @@ Result<std::vector<DeviceInfo>> ParseDeviceList(std::string_view spec);
 std::vector<DeviceInfo> DetectDevices();
 DeviceInfo CpuDevice();
 
+// A device-list entry without its count prefix ("3xcuda:0" -> "cuda:0"); *count gets the count
+// (1 when there is none).
+std::string_view WithoutDeviceCount(std::string_view entry, int* count = nullptr);
+
 // The CUDA device number of "cuda", "cuda:N" or a logical device "cuda:N.k"; nullopt for a
 // name that is not a GPU's.
 std::optional<int> CudaDeviceOfName(std::string_view name);

@@ -492,17 +492,4 @@ Status CudaModel::Run(std::span<const int32_t> tokens, int64_t position, std::ve
   return Status::Ok();
 }
 
-uint64_t CudaModel::device_bytes() const {
-  uint64_t total = 0;
-  auto matrix = [](const DeviceMatrix& w) { return w.data ? RowBytes(w.type, w.cols) * w.rows : 0; };
-  for (const Stage& s : impl_->stages) {
-    total += matrix(s.embedding) + matrix(s.output);
-    for (const DeviceLayer& l : s.layers) {
-      for (const DeviceMatrix* w : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down}) total += matrix(*w);
-      total += l.keys.bytes + l.values.bytes;
-    }
-  }
-  return total;
-}
-
 }  // namespace riglm::cuda

@@ -35,7 +35,6 @@ class CudaModel {
   // (matrix products through cuBLAS) and returns the logits after its last token.
   Status Prefill(std::span<const int32_t> tokens, int64_t position, std::vector<float>* logits);
 
-  uint64_t device_bytes() const;
 
  private:
   struct Impl;
