@@ -99,20 +99,20 @@ PackedWeights PackQ4_KOrQ5_K(DType type, const uint8_t* data, int64_t rows, int6
 
 PackedWeights PackQ6_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   const int64_t blocks = cols / kQK;
-  constexpr uint64_t kColumnBytes = 16 + 128 + 2 * 3 * kPackRowsK * 32;
-  PackedWeights p = AllocatePacked(DType::kQ6_K, rows, cols, blocks, kColumnBytes);
+  PackedWeights p = AllocatePacked(DType::kQ6_K, rows, cols, blocks, kQ6_KColumnBytes);
   for (int64_t g = 0; g < rows / kPackRowsK; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;
-    for (int64_t b = 0; b < blocks; ++b, out += kColumnBytes) {
+    for (int64_t b = 0; b < blocks; ++b, out += kQ6_KColumnBytes) {
       for (int r = 0; r < kPackRowsK; ++r) {
         const auto* block = reinterpret_cast<const BlockQ6_K*>(data + (g * kPackRowsK + r) * row_bytes) + b;
         std::memcpy(out + 2 * r, &block->scale_f16, 2);
         std::memcpy(out + 16 + 16 * r, block->scales, 16);
+        // Row r's bytes sit in its row pair's 64-byte vectors, at 32 * (r % 2).
+        uint8_t* pair = out + 144 + (r / 2) * kQ6_KPairBytes + 32 * (r % 2);
         for (int half = 0; half < 2; ++half) {
-          uint8_t* h = out + 144 + half * 3 * kPackRowsK * 32;
-          std::memcpy(h + 32 * r, block->low + 64 * half, 32);
-          std::memcpy(h + kPackRowsK * 32 + 32 * r, block->low + 64 * half + 32, 32);
-          std::memcpy(h + 2 * kPackRowsK * 32 + 32 * r, block->high + 32 * half, 32);
+          std::memcpy(pair + 192 * half, block->low + 64 * half, 32);
+          std::memcpy(pair + 192 * half + 64, block->low + 64 * half + 32, 32);
+          std::memcpy(pair + 192 * half + 128, block->high + 32 * half, 32);
         }
       }
     }
@@ -179,7 +179,8 @@ PackedWeights PackQ2_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
         std::memcpy(out + 2 * r, &block->scale_f16, 2);
         std::memcpy(out + 16 + 2 * r, &block->min_f16, 2);
         std::memcpy(out + 32 + 16 * r, block->scales, 16);
-        for (int half = 0; half < 2; ++half) std::memcpy(out + 160 + 256 * half + 32 * r, block->quants + 32 * half, 32);
+        uint8_t* pair = out + 160 + (r / 2) * kQ2_KPairBytes + 32 * (r % 2);
+        for (int half = 0; half < 2; ++half) std::memcpy(pair + 64 * half, block->quants + 32 * half, 32);
       }
     }
   }
@@ -196,8 +197,9 @@ PackedWeights PackQ3_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
         const auto* block = reinterpret_cast<const BlockQ3_K*>(data + (g * kPackRowsK + r) * row_bytes) + b;
         std::memcpy(out + 2 * r, &block->scale_f16, 2);
         UnpackQ3KScales(block->scales, reinterpret_cast<int8_t*>(out + 16 + 16 * r));
-        for (int half = 0; half < 2; ++half) std::memcpy(out + 144 + 256 * half + 32 * r, block->quants + 32 * half, 32);
-        std::memcpy(out + 656 + 32 * r, block->high_mask, 32);
+        uint8_t* pair = out + 144 + (r / 2) * kQ3_KPairBytes + 32 * (r % 2);
+        std::memcpy(pair, block->high_mask, 32);
+        for (int half = 0; half < 2; ++half) std::memcpy(pair + 64 + 64 * half, block->quants + 32 * half, 32);
       }
     }
   }
