@@ -41,7 +41,7 @@ bool CanPack(DType type, int64_t rows, int64_t cols) {
   if (std::getenv("RIGLM_NO_PACK") != nullptr) return false;  // for comparisons and tests
   if (!HasAvx512Vnni()) return false;
   if (IsPackedLegacy(type)) return rows % kPackRowsLegacy == 0 && cols % 64 == 0;
-  return IsPackedK(type) && rows % kPackRowsK == 0 && cols % kQK == 0;
+  return IsPackedK(type) && rows % PackRows(type) == 0 && cols % kQK == 0;
 }
 
 namespace {
@@ -52,7 +52,7 @@ PackedWeights AllocatePacked(DType type, int64_t rows, int64_t cols, int64_t blo
   p.type = type;
   p.rows = rows;
   p.cols = cols;
-  p.group_rows = IsPackedLegacy(type) ? kPackRowsLegacy : kPackRowsK;
+  p.group_rows = PackRows(type);
   p.group_bytes = column_bytes * blocks;
   const uint64_t total = p.group_bytes * (rows / p.group_rows);
   p.data = AllocateLarge(total);
@@ -60,32 +60,33 @@ PackedWeights AllocatePacked(DType type, int64_t rows, int64_t cols, int64_t blo
   return p;
 }
 
-// Q4_K, or Q5_K (kBlock = BlockQ5_K): the same layout, then the fifth bits as byte masks.
+// Q4_K, or Q5_K (kBlock = BlockQ5_K): the same layout, with the fifth bits as byte masks after
+// each chunk.
 template <typename kBlock>
 PackedWeights PackQ4_KOrQ5_K(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   constexpr bool kFiveBit = std::is_same_v<kBlock, BlockQ5_K>;
+  constexpr uint64_t kChunkBytes = kQ4_KChunkBytes + (kFiveBit ? kQ5_KMaskBytes : 0);
+  constexpr uint64_t kColumnBytes = kQ4_KHeadBytes + 4 * kChunkBytes;
   const int64_t blocks = cols / kQK;
-  constexpr uint64_t kColumnBytes = kQ4_KColumnBytes + (kFiveBit ? kQ5_KHighBitBytes : 0);
   PackedWeights p = AllocatePacked(type, rows, cols, blocks, kColumnBytes);
-  for (int64_t g = 0; g < rows / kPackRowsK; ++g) {
+  if constexpr (kFiveBit) std::memset(p.data.get(), 0, p.group_bytes * (rows / kPackRowsQ4_K));  // masks are ORed in
+  for (int64_t g = 0; g < rows / kPackRowsQ4_K; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;
     for (int64_t b = 0; b < blocks; ++b, out += kColumnBytes) {
-      if constexpr (kFiveBit) std::memset(out + kQ4_KColumnBytes, 0, kQ5_KHighBitBytes);
-      for (int r = 0; r < kPackRowsK; ++r) {
-        const auto* block = reinterpret_cast<const kBlock*>(data + (g * kPackRowsK + r) * row_bytes) + b;
+      for (int r = 0; r < kPackRowsQ4_K; ++r) {
+        const auto* block = reinterpret_cast<const kBlock*>(data + (g * kPackRowsQ4_K + r) * row_bytes) + b;
         std::memcpy(out + 2 * r, &block->scale_f16, 2);
-        std::memcpy(out + 16 + 2 * r, &block->min_f16, 2);
+        std::memcpy(out + 32 + 2 * r, &block->min_f16, 2);
         for (int sub = 0; sub < 8; ++sub) {
-          UnpackScaleMinK4(sub, block->scales, out + 32 + 8 * r + sub, out + 96 + 8 * r + sub);
+          UnpackScaleMinK4(sub, block->scales, out + 64 + 16 * sub + r, out + 192 + 32 * (sub / 2) + 2 * r + sub % 2);
         }
         for (int chunk = 0; chunk < 4; ++chunk) {
-          std::memcpy(out + 160 + 256 * chunk + 32 * r, block->quants + 32 * chunk, 32);
+          uint8_t* vectors = out + kQ4_KHeadBytes + chunk * kChunkBytes;
+          for (int j = 0; j < 8; ++j) std::memcpy(vectors + 64 * j + 4 * r, block->quants + 32 * chunk + 4 * j, 4);
           if constexpr (kFiveBit) {
-            // Bit p of the mask pair for (chunk, row pair r / 2): the fifth bit of the weight in
-            // byte p of that pair's 64-byte vector, low nibble then high nibble.
-            uint8_t* masks = out + kQ4_KColumnBytes + 16 * (4 * chunk + r / 2);
             for (int l = 0; l < 32; ++l) {
-              const int bit = 32 * (r % 2) + l;
+              uint8_t* masks = vectors + kQ4_KChunkBytes + 16 * (l / 4);
+              const int bit = 4 * r + l % 4;
               if (block->high_bits[l] & (1u << (2 * chunk))) masks[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
               if (block->high_bits[l] & (2u << (2 * chunk))) masks[8 + bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
             }

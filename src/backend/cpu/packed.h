@@ -14,11 +14,15 @@
 namespace riglm::cpu {
 
 // Rows per group: one 32-bit lane per row makes a 16-row group of Q4_0 / Q8_0 fill a vector,
-// so a dot product needs no horizontal sums; the K-quants' sub-block scales fit 8 rows better.
+// so a dot product needs no horizontal sums. Q4_K and Q5_K, whose 32-element sub-blocks are
+// Q4_0's blocks with a 6-bit scale, take the same 16-row lanes; the other K-quants' 16-element
+// sub-block scales fit 8 rows better.
 constexpr int kPackRowsLegacy = 16;
+constexpr int kPackRowsQ4_K = 16;
 constexpr int kPackRowsK = 8;
-constexpr uint64_t kQ4_KColumnBytes = 16 + 16 + 64 + 64 + 4 * kPackRowsK * 32;
-constexpr uint64_t kQ5_KHighBitBytes = 4 * (kPackRowsK / 2) * 16;
+constexpr uint64_t kQ4_KHeadBytes = 32 + 32 + 128 + 128;
+constexpr uint64_t kQ4_KChunkBytes = 8 * 64;  // per 64 elements
+constexpr uint64_t kQ5_KMaskBytes = 8 * 16;   // per 64 elements
 // Q6_K, Q3_K and Q2_K keep each row pair's quants together, in the order the kernel reads them.
 constexpr uint64_t kQ6_KPairBytes = 2 * 3 * 64;
 constexpr uint64_t kQ3_KPairBytes = 3 * 64;
@@ -37,12 +41,14 @@ constexpr uint64_t kQ2_KColumnBytes = 16 + 16 + 128 + kPackRowsK / 2 * kQ2_KPair
 //           minima after the scales. Q5_0x16 and Q5_1x16: as Q4_0 and Q4_1, then 8 64-bit masks
 //           (vector j's low nibbles, then its high): bit p set when the weight in byte p has
 //           its fifth bit.
-//   Q4_Kx8 (256 elements): 8 f16 d, 8 f16 dmin, the 6-bit scales and mins unpacked to bytes
-//           ([row][sub-block], 64 bytes each), then per 64-element chunk each row's 32 quant
-//           bytes in order (low nibbles: sub-block 2c, high: 2c+1).
-//   Q5_Kx8 (256 elements): Q4_Kx8, then per chunk c and row pair k two 64-bit masks (low, then
-//           high nibbles): bit p set when the weight in byte p of that pair's quant vector
-//           (rows 2k, 2k+1, 32 bytes each) has its fifth bit.
+//   Q4_Kx16 (256 elements): 16 f16 d, 16 f16 dmin, the 6-bit scales unpacked to bytes
+//           [sub-block][row], the mins unpacked to bytes [sub-block pair][row][2], then per
+//           64-element chunk c 8 vectors of 64 bytes: vector j holds, for row r in bytes
+//           4r..4r+3, that row's chunk quant bytes 4j..4j+3 (low nibbles: sub-block 2c,
+//           elements 4j..; high nibbles: sub-block 2c+1).
+//   Q5_Kx16 (256 elements): Q4_Kx16 with, after each chunk's vectors, two 64-bit masks per
+//           vector (low, then high nibbles): bit p set when the weight in byte p has its fifth
+//           bit.
 //   Q6_Kx8 (256 elements): 8 f16 d, the int8 scales [row][16], then per row pair k (rows 2k,
 //           2k+1) and per 128-element half three 64-byte vectors: the pair's low[0..32), its
 //           low[32..64), its high[0..32), each row's 32 bytes in turn.
@@ -59,7 +65,7 @@ struct PackedWeights {
   DType type = DType::kF32;  // the GGUF type that was packed
   int64_t rows = 0;
   int64_t cols = 0;
-  int64_t group_rows = 0;    // kPackRowsLegacy or kPackRowsK
+  int64_t group_rows = 0;    // PackRows(type)
   uint64_t group_bytes = 0;  // bytes of one group of rows
   LargeBuffer data;
 
@@ -76,6 +82,12 @@ inline bool IsPackedLegacy(DType type) {
 inline bool IsPackedK(DType type) {
   return type == DType::kQ2_K || type == DType::kQ3_K || type == DType::kQ4_K || type == DType::kQ5_K ||
          type == DType::kQ6_K;
+}
+
+// Rows per group of `type`'s packed layout.
+inline int PackRows(DType type) {
+  if (IsPackedLegacy(type)) return kPackRowsLegacy;
+  return type == DType::kQ4_K || type == DType::kQ5_K ? kPackRowsQ4_K : kPackRowsK;
 }
 
 // True when `type` has a packed kernel this CPU can run and `rows` fills whole groups.
