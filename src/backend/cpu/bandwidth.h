@@ -8,9 +8,10 @@
 
 namespace riglm::cpu {
 
-// Best of `repetitions` pairs of passes over a `bytes` buffer (far larger than the caches), read
-// by every thread of the pool in parallel, once with plain loads and once prefetching ahead
-// non-temporally; bytes per second.
+// Best of `repetitions` rounds of passes over a `bytes` buffer (far larger than the caches), read
+// by every thread of the pool in parallel: once with plain loads, once prefetching 4 KiB ahead
+// non-temporally, once prefetching into L2 8 KiB ahead (as the decoding kernels do); bytes per
+// second.
 double MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes = uint64_t{512} << 20, int repetitions = 5);
 
 }  // namespace riglm::cpu
