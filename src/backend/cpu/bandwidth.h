@@ -10,7 +10,7 @@ namespace riglm::cpu {
 
 // Best of `repetitions` rounds of passes over a `bytes` buffer (far larger than the caches), read
 // by every thread of the pool in parallel: once with plain loads, once prefetching 4 KiB ahead
-// non-temporally, once prefetching into L2 8 KiB ahead (as the decoding kernels do); bytes per
+// non-temporally (as the decoding kernels do), once prefetching into L2 8 KiB ahead; bytes per
 // second.
 double MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes = uint64_t{512} << 20, int repetitions = 5);
 

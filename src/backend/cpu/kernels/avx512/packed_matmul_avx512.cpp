@@ -60,18 +60,20 @@ void StoreRowPairs(const __m512 (&acc)[4][T], float* y, int64_t y_stride) {
 // The weights of a tile are one long stream per row group; the hardware prefetchers alone let
 // the core stall on memory between bursts of compute. Each column's bytes are requested this far
 // ahead of their use (one-token Q4_0 products from memory measured ~40% faster, batches ~20%).
-// Into L2 (T1), not L1: L1 holds few lines per set for non-temporal prefetches, so NTA requests
-// more than 4 KiB ahead evicted each other before use, and 4 KiB ahead is too short a lead for
-// one core to keep enough reads in flight. One-token products of 300 MB, alternated in one
-// process on this Zen 5, T1 8 KiB ahead against NTA 4 KiB (Q8_0: 1.5 KiB): Q6_K 60 -> 90% of
-// the read bandwidth, Q8_0 77-85 -> 84-91%, Q4_K 80 -> 85%, Q4_0 unchanged. (Against T0 to L1,
-// NTA had measured 49 -> 58-68 GB/s.)
-constexpr uint64_t kPrefetchDistance = 8192;
+// Non-temporal: weights are read once per token, so they should not push the activations and
+// the KV cache out of L2 and L3; one-token products of 300 MB measured 49 -> 58-68 GB/s with
+// the plain (T0) hint -> NTA on this Zen 5, with prompt processing unchanged.
+// Q8_0 reads fastest from closer: whole 1B decoding steps alternated in one process measured
+// 1-2 KiB ~7% faster than 4 KiB for Q8_0, and 4 KiB best for Q4_0 and Q4_K_M (1.5, 2, 8 KiB slower).
+// Prefetching into L2 (T1) 8 KiB ahead made products alone 5-30% faster, but whole decoding
+// steps (24 alternated rounds) of Q4_K_M 5% slower, Q4_0 6% faster and Q8_0 the same, so NTA stays.
+constexpr uint64_t kPrefetchDistance = 4096;
+constexpr uint64_t kPrefetchDistanceQ8_0 = 1536;
 
-template <uint64_t kBytes>
+template <uint64_t kBytes, uint64_t kDistance = kPrefetchDistance>
 inline void PrefetchAhead(const uint8_t* column) {
   for (uint64_t off = 0; off < kBytes; off += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(column + kPrefetchDistance + off), _MM_HINT_T1);
+    _mm_prefetch(reinterpret_cast<const char*>(column + kDistance + off), _MM_HINT_NTA);
   }
 }
 
@@ -115,7 +117,7 @@ void TileLegacy(const uint8_t* group, uint64_t group_bytes, int64_t blocks, cons
     __m512i w[G][8];  // w[g][k]: each row's elements 4k..4k+3
     for (int g = 0; g < G; ++g) {
       const uint8_t* col = group + g * group_bytes + b * kColumnBytes;
-      PrefetchAhead<kColumnBytes>(col);
+      PrefetchAhead<kColumnBytes, kQ8 ? kPrefetchDistanceQ8_0 : kPrefetchDistance>(col);
       scales[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col)));
       if constexpr (kMin) mins[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 32)));
       if constexpr (kQ8) {
@@ -201,8 +203,8 @@ void TileQ4_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, c
       for (int c = 0; c < kChains; ++c) {
         for (int t = 0; t < T; ++t) lo_sum[c][t] = hi_sum[c][t] = _mm512_setzero_si512();
       }
-      // A column is 2.3 KiB: asked for a chunk at a time. All at once (with the earlier NTA
-      // prefetch), one-token products from memory read at 75% of the bandwidth instead of 85-92%.
+      // A column is 2.3 KiB: asked for a chunk at a time. All at once, one-token products from
+      // memory read at 75% of the bandwidth instead of 85-92%.
       PrefetchAhead<kChunkBytes>(vectors);
       for (int j = 0; j < 8; ++j) {
         const __m512i w = _mm512_loadu_si512(vectors + 64 * j);
