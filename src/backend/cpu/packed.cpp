@@ -101,19 +101,20 @@ PackedWeights PackQ4_KOrQ5_K(DType type, const uint8_t* data, int64_t rows, int6
 PackedWeights PackQ6_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   const int64_t blocks = cols / kQK;
   PackedWeights p = AllocatePacked(DType::kQ6_K, rows, cols, blocks, kQ6_KColumnBytes);
-  for (int64_t g = 0; g < rows / kPackRowsK; ++g) {
+  for (int64_t g = 0; g < rows / kPackRowsQ4_K; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;
     for (int64_t b = 0; b < blocks; ++b, out += kQ6_KColumnBytes) {
-      for (int r = 0; r < kPackRowsK; ++r) {
-        const auto* block = reinterpret_cast<const BlockQ6_K*>(data + (g * kPackRowsK + r) * row_bytes) + b;
+      for (int r = 0; r < kPackRowsQ4_K; ++r) {
+        const auto* block = reinterpret_cast<const BlockQ6_K*>(data + (g * kPackRowsQ4_K + r) * row_bytes) + b;
         std::memcpy(out + 2 * r, &block->scale_f16, 2);
-        std::memcpy(out + 16 + 16 * r, block->scales, 16);
-        // Row r's bytes sit in its row pair's 64-byte vectors, at 32 * (r % 2).
-        uint8_t* pair = out + 144 + (r / 2) * kQ6_KPairBytes + 32 * (r % 2);
+        for (int sub = 0; sub < 16; ++sub) out[32 + 16 * sub + r] = static_cast<uint8_t>(block->scales[sub]);
         for (int half = 0; half < 2; ++half) {
-          std::memcpy(pair + 192 * half, block->low + 64 * half, 32);
-          std::memcpy(pair + 192 * half + 64, block->low + 64 * half + 32, 32);
-          std::memcpy(pair + 192 * half + 128, block->high + 32 * half, 32);
+          for (int j = 0; j < 8; ++j) {
+            uint8_t* vectors = out + kQ6_KHeadBytes + 192 * (8 * half + j) + 4 * r;
+            std::memcpy(vectors, block->low + 64 * half + 4 * j, 4);
+            std::memcpy(vectors + 64, block->low + 64 * half + 32 + 4 * j, 4);
+            std::memcpy(vectors + 128, block->high + 32 * half + 4 * j, 4);
+          }
         }
       }
     }

@@ -14,20 +14,19 @@
 namespace riglm::cpu {
 
 // Rows per group: one 32-bit lane per row makes a 16-row group of Q4_0 / Q8_0 fill a vector,
-// so a dot product needs no horizontal sums. Q4_K and Q5_K, whose 32-element sub-blocks are
-// Q4_0's blocks with a 6-bit scale, take the same 16-row lanes; the other K-quants' 16-element
-// sub-block scales fit 8 rows better.
+// so a dot product needs no horizontal sums. Q4_K, Q5_K and Q6_K take the same 16-row lanes and
+// scale each sub-block's integer sums once; Q3_K and Q2_K keep 8-row groups scaled per row pair.
 constexpr int kPackRowsLegacy = 16;
-constexpr int kPackRowsQ4_K = 16;
+constexpr int kPackRowsQ4_K = 16;  // Q4_K, Q5_K and Q6_K
 constexpr int kPackRowsK = 8;
 constexpr uint64_t kQ4_KHeadBytes = 32 + 32 + 128 + 128;
 constexpr uint64_t kQ4_KChunkBytes = 8 * 64;  // per 64 elements
 constexpr uint64_t kQ5_KMaskBytes = 8 * 16;   // per 64 elements
-// Q6_K, Q3_K and Q2_K keep each row pair's quants together, in the order the kernel reads them.
-constexpr uint64_t kQ6_KPairBytes = 2 * 3 * 64;
+constexpr uint64_t kQ6_KHeadBytes = 32 + 256;
+constexpr uint64_t kQ6_KColumnBytes = kQ6_KHeadBytes + 2 * 8 * 3 * 64;
+// Q3_K and Q2_K keep each row pair's quants together, in the order the kernel reads them.
 constexpr uint64_t kQ3_KPairBytes = 3 * 64;
 constexpr uint64_t kQ2_KPairBytes = 2 * 64;
-constexpr uint64_t kQ6_KColumnBytes = 16 + 128 + kPackRowsK / 2 * kQ6_KPairBytes;
 constexpr uint64_t kQ3_KColumnBytes = 16 + 128 + kPackRowsK / 2 * kQ3_KPairBytes;
 constexpr uint64_t kQ2_KColumnBytes = 16 + 16 + 128 + kPackRowsK / 2 * kQ2_KPairBytes;
 
@@ -49,18 +48,20 @@ constexpr uint64_t kQ2_KColumnBytes = 16 + 16 + 128 + kPackRowsK / 2 * kQ2_KPair
 //   Q5_Kx16 (256 elements): Q4_Kx16 with, after each chunk's vectors, two 64-bit masks per
 //           vector (low, then high nibbles): bit p set when the weight in byte p has its fifth
 //           bit.
-//   Q6_Kx8 (256 elements): 8 f16 d, the int8 scales [row][16], then per row pair k (rows 2k,
-//           2k+1) and per 128-element half three 64-byte vectors: the pair's low[0..32), its
-//           low[32..64), its high[0..32), each row's 32 bytes in turn.
+//   Q6_Kx16 (256 elements): 16 f16 d, the int8 scales [sub-block][row], then per 128-element
+//           half h and j in 0..8 three vectors of 64 bytes, holding for row r in bytes 4r..4r+3
+//           that row's low[64h + 4j..], its low[64h + 32 + 4j..] and its high[32h + 4j..]: the
+//           same bytes as GGUF.
 //   Q3_Kx8 (256 elements): 8 f16 d, the scales unpacked to int8 (offset removed) [row][16], then
 //           per row pair the two rows' 32-byte high-bit masks, then per 128-element half their
 //           32 bytes of 2-bit quants.
 //   Q2_Kx8 (256 elements): 8 f16 d, 8 f16 dmin, the rows' 16 scale-and-min bytes as in GGUF, then
 //           per row pair and per 128-element half the two rows' 32 bytes of 2-bit quants (the
 //           same bytes as GGUF).
-//   The K-quants are read a row pair at a time: keeping a pair's bytes together makes each
-//   column one forward stream, which one-token Q6_K products from memory measured 83% -> 98% of
-//   the read bandwidth (against vectors gathered from three places 256 bytes apart).
+//   The 8-row K-quants are read a row pair at a time: keeping a pair's bytes together makes
+//   each column one forward stream, which one-token products from memory measured faster (Q6_K,
+//   then in 8-row groups: 61% -> 91% of the read bandwidth) than vectors gathered from places
+//   256 bytes apart.
 struct PackedWeights {
   DType type = DType::kF32;  // the GGUF type that was packed
   int64_t rows = 0;
@@ -87,7 +88,7 @@ inline bool IsPackedK(DType type) {
 // Rows per group of `type`'s packed layout.
 inline int PackRows(DType type) {
   if (IsPackedLegacy(type)) return kPackRowsLegacy;
-  return type == DType::kQ4_K || type == DType::kQ5_K ? kPackRowsQ4_K : kPackRowsK;
+  return type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K ? kPackRowsQ4_K : kPackRowsK;
 }
 
 // True when `type` has a packed kernel this CPU can run and `rows` fills whole groups.
