@@ -69,12 +69,12 @@ PackedWeights PackQ4_KOrQ5_K(DType type, const uint8_t* data, int64_t rows, int6
   constexpr uint64_t kColumnBytes = kQ4_KHeadBytes + 4 * kChunkBytes;
   const int64_t blocks = cols / kQK;
   PackedWeights p = AllocatePacked(type, rows, cols, blocks, kColumnBytes);
-  if constexpr (kFiveBit) std::memset(p.data.get(), 0, p.group_bytes * (rows / kPackRowsQ4_K));  // masks are ORed in
-  for (int64_t g = 0; g < rows / kPackRowsQ4_K; ++g) {
+  if constexpr (kFiveBit) std::memset(p.data.get(), 0, p.group_bytes * (rows / kPackRowsK16));  // masks are ORed in
+  for (int64_t g = 0; g < rows / kPackRowsK16; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;
     for (int64_t b = 0; b < blocks; ++b, out += kColumnBytes) {
-      for (int r = 0; r < kPackRowsQ4_K; ++r) {
-        const auto* block = reinterpret_cast<const kBlock*>(data + (g * kPackRowsQ4_K + r) * row_bytes) + b;
+      for (int r = 0; r < kPackRowsK16; ++r) {
+        const auto* block = reinterpret_cast<const kBlock*>(data + (g * kPackRowsK16 + r) * row_bytes) + b;
         std::memcpy(out + 2 * r, &block->scale_f16, 2);
         std::memcpy(out + 32 + 2 * r, &block->min_f16, 2);
         for (int sub = 0; sub < 8; ++sub) {
@@ -101,11 +101,11 @@ PackedWeights PackQ4_KOrQ5_K(DType type, const uint8_t* data, int64_t rows, int6
 PackedWeights PackQ6_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   const int64_t blocks = cols / kQK;
   PackedWeights p = AllocatePacked(DType::kQ6_K, rows, cols, blocks, kQ6_KColumnBytes);
-  for (int64_t g = 0; g < rows / kPackRowsQ4_K; ++g) {
+  for (int64_t g = 0; g < rows / kPackRowsK16; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;
     for (int64_t b = 0; b < blocks; ++b, out += kQ6_KColumnBytes) {
-      for (int r = 0; r < kPackRowsQ4_K; ++r) {
-        const auto* block = reinterpret_cast<const BlockQ6_K*>(data + (g * kPackRowsQ4_K + r) * row_bytes) + b;
+      for (int r = 0; r < kPackRowsK16; ++r) {
+        const auto* block = reinterpret_cast<const BlockQ6_K*>(data + (g * kPackRowsK16 + r) * row_bytes) + b;
         std::memcpy(out + 2 * r, &block->scale_f16, 2);
         for (int sub = 0; sub < 16; ++sub) out[32 + 16 * sub + r] = static_cast<uint8_t>(block->scales[sub]);
         for (int half = 0; half < 2; ++half) {
@@ -173,11 +173,11 @@ PackedWeights PackLegacy(DType type, const uint8_t* data, int64_t rows, int64_t 
 PackedWeights PackQ2_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   const int64_t blocks = cols / kQK;
   PackedWeights p = AllocatePacked(DType::kQ2_K, rows, cols, blocks, kQ2_KColumnBytes);
-  for (int64_t g = 0; g < rows / kPackRowsK; ++g) {
+  for (int64_t g = 0; g < rows / kPackRowsK8; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;
     for (int64_t b = 0; b < blocks; ++b, out += kQ2_KColumnBytes) {
-      for (int r = 0; r < kPackRowsK; ++r) {
-        const auto* block = reinterpret_cast<const BlockQ2_K*>(data + (g * kPackRowsK + r) * row_bytes) + b;
+      for (int r = 0; r < kPackRowsK8; ++r) {
+        const auto* block = reinterpret_cast<const BlockQ2_K*>(data + (g * kPackRowsK8 + r) * row_bytes) + b;
         std::memcpy(out + 2 * r, &block->scale_f16, 2);
         std::memcpy(out + 16 + 2 * r, &block->min_f16, 2);
         std::memcpy(out + 32 + 16 * r, block->scales, 16);
@@ -192,11 +192,11 @@ PackedWeights PackQ2_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
 PackedWeights PackQ3_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   const int64_t blocks = cols / kQK;
   PackedWeights p = AllocatePacked(DType::kQ3_K, rows, cols, blocks, kQ3_KColumnBytes);
-  for (int64_t g = 0; g < rows / kPackRowsK; ++g) {
+  for (int64_t g = 0; g < rows / kPackRowsK8; ++g) {
     uint8_t* out = p.data.get() + g * p.group_bytes;
     for (int64_t b = 0; b < blocks; ++b, out += kQ3_KColumnBytes) {
-      for (int r = 0; r < kPackRowsK; ++r) {
-        const auto* block = reinterpret_cast<const BlockQ3_K*>(data + (g * kPackRowsK + r) * row_bytes) + b;
+      for (int r = 0; r < kPackRowsK8; ++r) {
+        const auto* block = reinterpret_cast<const BlockQ3_K*>(data + (g * kPackRowsK8 + r) * row_bytes) + b;
         std::memcpy(out + 2 * r, &block->scale_f16, 2);
         UnpackQ3KScales(block->scales, reinterpret_cast<int8_t*>(out + 16 + 16 * r));
         uint8_t* pair = out + 144 + (r / 2) * kQ3_KPairBytes + 32 * (r % 2);

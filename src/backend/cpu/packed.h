@@ -17,8 +17,8 @@ namespace riglm::cpu {
 // so a dot product needs no horizontal sums. Q4_K, Q5_K and Q6_K take the same 16-row lanes and
 // scale each sub-block's integer sums once; Q3_K and Q2_K keep 8-row groups scaled per row pair.
 constexpr int kPackRowsLegacy = 16;
-constexpr int kPackRowsQ4_K = 16;  // Q4_K, Q5_K and Q6_K
-constexpr int kPackRowsK = 8;
+constexpr int kPackRowsK16 = 16;  // Q4_K, Q5_K and Q6_K
+constexpr int kPackRowsK8 = 8;    // Q3_K and Q2_K
 constexpr uint64_t kQ4_KHeadBytes = 32 + 32 + 128 + 128;
 constexpr uint64_t kQ4_KChunkBytes = 8 * 64;  // per 64 elements
 constexpr uint64_t kQ5_KMaskBytes = 8 * 16;   // per 64 elements
@@ -27,8 +27,8 @@ constexpr uint64_t kQ6_KColumnBytes = kQ6_KHeadBytes + 2 * 8 * 3 * 64;
 // Q3_K and Q2_K keep each row pair's quants together, in the order the kernel reads them.
 constexpr uint64_t kQ3_KPairBytes = 3 * 64;
 constexpr uint64_t kQ2_KPairBytes = 2 * 64;
-constexpr uint64_t kQ3_KColumnBytes = 16 + 128 + kPackRowsK / 2 * kQ3_KPairBytes;
-constexpr uint64_t kQ2_KColumnBytes = 16 + 16 + 128 + kPackRowsK / 2 * kQ2_KPairBytes;
+constexpr uint64_t kQ3_KColumnBytes = 16 + 128 + kPackRowsK8 / 2 * kQ3_KPairBytes;
+constexpr uint64_t kQ2_KColumnBytes = 16 + 16 + 128 + kPackRowsK8 / 2 * kQ2_KPairBytes;
 
 // Layout, per group and per block column b:
 //   Q4_0x16 (32 elements): 16 f16 scales (32 bytes), then 4 vectors of 64 bytes: vector j holds,
@@ -88,7 +88,7 @@ inline bool IsPackedK(DType type) {
 // Rows per group of `type`'s packed layout.
 inline int PackRows(DType type) {
   if (IsPackedLegacy(type)) return kPackRowsLegacy;
-  return type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K ? kPackRowsQ4_K : kPackRowsK;
+  return type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K ? kPackRowsK16 : kPackRowsK8;
 }
 
 // True when `type` has a packed kernel this CPU can run and `rows` fills whole groups.
