@@ -65,8 +65,8 @@ PackedWeights AllocatePacked(DType type, int64_t rows, int64_t cols, int64_t blo
 template <typename kBlock>
 PackedWeights PackQ4_KOrQ5_K(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
   constexpr bool kFiveBit = std::is_same_v<kBlock, BlockQ5_K>;
-  constexpr uint64_t kChunkBytes = kQ4_KChunkBytes + (kFiveBit ? kQ5_KMaskBytes : 0);
-  constexpr uint64_t kColumnBytes = kQ4_KHeadBytes + 4 * kChunkBytes;
+  constexpr uint64_t kChunkBytes = Q4_KChunkBytes(kFiveBit);
+  constexpr uint64_t kColumnBytes = Q4_KColumnBytes(kFiveBit);
   const int64_t blocks = cols / kQK;
   PackedWeights p = AllocatePacked(type, rows, cols, blocks, kColumnBytes);
   if constexpr (kFiveBit) std::memset(p.data.get(), 0, p.group_bytes * (rows / kPackRowsK16));  // masks are ORed in

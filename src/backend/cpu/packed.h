@@ -22,6 +22,9 @@ constexpr int kPackRowsK8 = 8;    // Q3_K and Q2_K
 constexpr uint64_t kQ4_KHeadBytes = 32 + 32 + 128 + 128;
 constexpr uint64_t kQ4_KChunkBytes = 8 * 64;  // per 64 elements
 constexpr uint64_t kQ5_KMaskBytes = 8 * 16;   // per 64 elements
+// Q4_K's chunk and column, or (five_bit) Q5_K's with its masks after each chunk's vectors.
+constexpr uint64_t Q4_KChunkBytes(bool five_bit) { return kQ4_KChunkBytes + (five_bit ? kQ5_KMaskBytes : 0); }
+constexpr uint64_t Q4_KColumnBytes(bool five_bit) { return kQ4_KHeadBytes + 4 * Q4_KChunkBytes(five_bit); }
 constexpr uint64_t kQ6_KHeadBytes = 32 + 256;
 constexpr uint64_t kQ6_KColumnBytes = kQ6_KHeadBytes + 2 * 8 * 3 * 64;
 // Q3_K and Q2_K keep each row pair's quants together, in the order the kernel reads them.

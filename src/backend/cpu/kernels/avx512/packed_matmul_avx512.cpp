@@ -182,8 +182,8 @@ void TileLegacy(const uint8_t* group, uint64_t group_bytes, int64_t blocks, cons
 template <int T, bool kFiveBit>
 void TileQ4_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int16_t* const* sums32,
               float* y, int64_t y_stride) {
-  constexpr uint64_t kChunkBytes = kQ4_KChunkBytes + (kFiveBit ? kQ5_KMaskBytes : 0);
-  constexpr uint64_t kColumnBytes = kQ4_KHeadBytes + 4 * kChunkBytes;
+  constexpr uint64_t kChunkBytes = Q4_KChunkBytes(kFiveBit);
+  constexpr uint64_t kColumnBytes = Q4_KColumnBytes(kFiveBit);
   // Independent dpbusd chains per token: one token needs two to keep the unit busy.
   constexpr int kChains = T == 1 ? 2 : 1;
   const __m512i low_mask = _mm512_set1_epi8(0x0f);
@@ -329,14 +329,15 @@ void TileQ6_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act, f
 // scaled per 16 elements with dpwssd. Scale vectors for 32 elements of a row pair (rows 2k and
 // 2k+1, 16 16-bit sums each) come from the pair's 16-bit scales through vpermw with this table.
 alignas(64) constexpr int16_t kRowPairScaleIndex[8][32] = {
-#define RIGLM_Q6(g)                                                                                          \
+#define RIGLM_ROW_PAIR_SUBS(g)                                                                                          \
   {2 * (g), 2 * (g), 2 * (g), 2 * (g), 2 * (g), 2 * (g), 2 * (g), 2 * (g),                                  \
    2 * (g) + 1, 2 * (g) + 1, 2 * (g) + 1, 2 * (g) + 1, 2 * (g) + 1, 2 * (g) + 1, 2 * (g) + 1, 2 * (g) + 1,  \
    16 + 2 * (g), 16 + 2 * (g), 16 + 2 * (g), 16 + 2 * (g), 16 + 2 * (g), 16 + 2 * (g), 16 + 2 * (g),       \
    16 + 2 * (g), 17 + 2 * (g), 17 + 2 * (g), 17 + 2 * (g), 17 + 2 * (g), 17 + 2 * (g), 17 + 2 * (g),       \
    17 + 2 * (g), 17 + 2 * (g)}
-    RIGLM_Q6(0), RIGLM_Q6(1), RIGLM_Q6(2), RIGLM_Q6(3), RIGLM_Q6(4), RIGLM_Q6(5), RIGLM_Q6(6), RIGLM_Q6(7),
-#undef RIGLM_Q6
+    RIGLM_ROW_PAIR_SUBS(0), RIGLM_ROW_PAIR_SUBS(1), RIGLM_ROW_PAIR_SUBS(2), RIGLM_ROW_PAIR_SUBS(3),
+    RIGLM_ROW_PAIR_SUBS(4), RIGLM_ROW_PAIR_SUBS(5), RIGLM_ROW_PAIR_SUBS(6), RIGLM_ROW_PAIR_SUBS(7),
+#undef RIGLM_ROW_PAIR_SUBS
 };
 
 // Q3_K: each 3-bit value rebuilt as q + 4 (two low bits, and the high bit from the row's mask),
