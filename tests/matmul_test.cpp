@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "backend/cpu/activations.h"
 #include "backend/cpu/vec_dot.h"
@@ -244,6 +245,26 @@ TEST(QuantizeActivationsTest, Avx2WritesTheScalarBytes) {
     }
     EXPECT_EQ(scalar, avx2) << "avx2 " << DTypeName(type);
   }
+}
+
+// F16 keys and values: F16C's rounding against FloatToHalf's, over normal, subnormal, tie,
+// overflowing and infinite values, and a length that leaves a scalar tail.
+TEST(QuantizeActivationsTest, F16cWritesTheScalarHalves) {
+  if (!IsaAvailable(Isa::kAvx2)) GTEST_SKIP() << "avx2 (f16c): not available on this CPU";
+  const int64_t n = 4099;
+  std::vector<float> x = RandomFloats(n, 92, 3.0f);
+  for (int i = 0; i < 64; ++i) x[i] = std::ldexp(static_cast<float>(i + 1), -30);  // subnormal halves
+  x[100] = 1.0f + std::ldexp(1.0f, -11);                                         // tie: rounds to even
+  x[101] = 1.0f + 3 * std::ldexp(1.0f, -11);                                     // tie: rounds up
+  x[102] = 65519.0f;
+  x[103] = 65520.0f;  // rounds to infinity
+  x[104] = -1e30f;
+  x[105] = std::numeric_limits<float>::infinity();
+  x[4098] = 1.0f + std::ldexp(1.0f, -11);  // in the tail
+  std::vector<uint16_t> scalar(n), f16c(n);
+  QuantizeRow(DType::kF16, x.data(), scalar.data(), n);
+  QuantizeF16F16c(x.data(), f16c.data(), n);
+  EXPECT_EQ(scalar, f16c);
 }
 
 }  // namespace

@@ -70,6 +70,11 @@ void ForwardPass::RunLayers(int64_t first_layer, int64_t end_layer, const Batch&
   gate_.resize(n * ffn);
   up_.resize(n * ffn);
   const float eps = static_cast<float>(config_.rms_norm_eps);
+  const int rope_dims = static_cast<int>(config_.rope_dims);
+  rope_angles_.resize(n * rope_dims);
+  for (int64_t t = 0; t < n; ++t) {
+    cpu::RopeAngles(batch.positions[t], model_.rope_inv_freq().data(), rope_dims, rope_angles_.data() + t * rope_dims);
+  }
 
   for (int64_t layer_idx = first_layer; layer_idx < end_layer; ++layer_idx) {
     const LayerWeights& w = model_.layers()[layer_idx];
@@ -110,12 +115,10 @@ void ForwardPass::PrepareToken(int64_t layer_idx, const Batch& batch, int64_t t,
     for (int64_t i = 0; i < kv_width; ++i) k[i] += w.bias_k[i];
     for (int64_t i = 0; i < kv_width; ++i) v[i] += w.bias_v[i];
   }
-  const int64_t pos = batch.positions[t];
-  cpu::Rope(q, static_cast<int>(config_.head_count), head_dim, rope_dims, pos, model_.rope_inv_freq().data(),
-            config_.rope_style);
-  cpu::Rope(k, static_cast<int>(config_.head_count_kv), head_dim, rope_dims, pos, model_.rope_inv_freq().data(),
-            config_.rope_style);
-  cache.Store(batch.seq_ids[t], layer_idx, pos, k, v);
+  const float* angles = rope_angles_.data() + t * rope_dims;
+  cpu::RopeRotate(q, static_cast<int>(config_.head_count), head_dim, rope_dims, angles, config_.rope_style);
+  cpu::RopeRotate(k, static_cast<int>(config_.head_count_kv), head_dim, rope_dims, angles, config_.rope_style);
+  cache.Store(batch.seq_ids[t], layer_idx, batch.positions[t], k, v);
 }
 
 void ForwardPass::Attention(int64_t layer_idx, const Batch& batch, KvCache& cache) {

@@ -73,6 +73,7 @@ class ForwardPass {
   std::vector<float> proj_;      // [batch, embedding]
   std::vector<float> gate_;      // [batch, ffn]
   std::vector<float> up_;        // [batch, ffn]
+  std::vector<float> rope_angles_;  // [batch, rope dims]: each token's cosines and sines, for all layers
 };
 
 }  // namespace riglm

@@ -7,11 +7,13 @@
 
 namespace riglm::cpu {
 
-// Same bytes as QuantizeRow(type, x, dst, n) for every type; Q8_0 and Q8_K take AVX2 when present.
+// Same bytes as QuantizeRow(type, x, dst, n) for every type (F16: except NaN payloads); Q8_0,
+// Q8_K and F16 take AVX2 / F16C when present.
 void QuantizeActivations(DType type, const float* x, void* dst, int64_t n);
 
 // Defined in kernels/avx2/.
 void QuantizeQ8_0Avx2(const float* x, void* dst, int64_t n);
 void QuantizeQ8_KAvx2(const float* x, void* dst, int64_t n);
+void QuantizeF16F16c(const float* x, void* dst, int64_t n);
 
 }  // namespace riglm::cpu

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace riglm::cpu {
 
@@ -16,22 +17,42 @@ void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* o
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void Rope(float* x, int num_heads, int head_dim, int rot_dims, int64_t position, const float* inv_freq,
-          RopeStyle style) {
+void RopeAngles(int64_t position, const float* inv_freq, int rot_dims, float* cos_sin) {
   const int half = rot_dims / 2;
   for (int i = 0; i < half; ++i) {
     const double angle = static_cast<double>(position) * inv_freq[i];
-    const float c = static_cast<float>(std::cos(angle));
-    const float s = static_cast<float>(std::sin(angle));
-    const int a_idx = style == RopeStyle::kInterleaved ? 2 * i : i;
-    const int b_idx = style == RopeStyle::kInterleaved ? 2 * i + 1 : i + half;
-    for (int head_idx = 0; head_idx < num_heads; ++head_idx) {
-      float* v = x + static_cast<int64_t>(head_idx) * head_dim;
-      const float a = v[a_idx], b = v[b_idx];
-      v[a_idx] = a * c - b * s;
-      v[b_idx] = a * s + b * c;
+    cos_sin[i] = static_cast<float>(std::cos(angle));
+    cos_sin[half + i] = static_cast<float>(std::sin(angle));
+  }
+}
+
+void RopeRotate(float* x, int num_heads, int head_dim, int rot_dims, const float* cos_sin, RopeStyle style) {
+  const int half = rot_dims / 2;
+  const float* cos = cos_sin;
+  const float* sin = cos_sin + half;
+  for (int head_idx = 0; head_idx < num_heads; ++head_idx) {
+    float* v = x + static_cast<int64_t>(head_idx) * head_dim;
+    if (style == RopeStyle::kNeox) {
+      for (int i = 0; i < half; ++i) {
+        const float a = v[i], b = v[i + half];
+        v[i] = a * cos[i] - b * sin[i];
+        v[i + half] = a * sin[i] + b * cos[i];
+      }
+    } else {
+      for (int i = 0; i < half; ++i) {
+        const float a = v[2 * i], b = v[2 * i + 1];
+        v[2 * i] = a * cos[i] - b * sin[i];
+        v[2 * i + 1] = a * sin[i] + b * cos[i];
+      }
     }
   }
+}
+
+void Rope(float* x, int num_heads, int head_dim, int rot_dims, int64_t position, const float* inv_freq,
+          RopeStyle style) {
+  std::vector<float> cos_sin(rot_dims);
+  RopeAngles(position, inv_freq, rot_dims, cos_sin.data());
+  RopeRotate(x, num_heads, head_dim, rot_dims, cos_sin.data(), style);
 }
 
 void Softmax(float* x, int64_t n) {

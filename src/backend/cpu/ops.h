@@ -21,6 +21,12 @@ enum class RopeStyle {
 void Rope(float* x, int num_heads, int head_dim, int rot_dims, int64_t position, const float* inv_freq,
           RopeStyle style);
 
+// Rope in two steps, so that a token's angles are computed once for all layers (the cosines
+// and sines were most of a 1B layer's rotary time): cos_sin gets rot_dims/2 cosines, then as
+// many sines.
+void RopeAngles(int64_t position, const float* inv_freq, int rot_dims, float* cos_sin);
+void RopeRotate(float* x, int num_heads, int head_dim, int rot_dims, const float* cos_sin, RopeStyle style);
+
 void Softmax(float* x, int64_t n);  // in place, numerically stable
 
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.

@@ -72,4 +72,16 @@ void QuantizeQ8_KAvx2(const float* x, void* dst, int64_t n) {
   }
 }
 
+// F16C rounds to nearest even and overflows to infinity, as FloatToHalf does; every key and
+// value stored in an F16 cache goes through here (elementwise it was 4 us of every 1B layer).
+void QuantizeF16F16c(const float* x, void* dst, int64_t n) {
+  auto* h = static_cast<uint16_t*>(dst);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i halves = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(h + i), halves);
+  }
+  for (; i < n; ++i) h[i] = FloatToHalf(x[i]);
+}
+
 }  // namespace riglm::cpu
