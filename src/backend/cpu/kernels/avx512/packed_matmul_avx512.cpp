@@ -62,7 +62,7 @@ void StoreRowPairs(const __m512 (&acc)[4][T], float* y, int64_t y_stride) {
 // ahead of their use (one-token Q4_0 products from memory measured ~40% faster, batches ~20%).
 // Non-temporal: weights are read once per token, so they should not push the activations and
 // the KV cache out of L2 and L3; one-token products of 300 MB measured 49 -> 58-68 GB/s with
-// the plain (T0) hint -> NTA on this Zen 5, with prompt processing unchanged.
+// the plain (T0) hint -> NTA on this Zen 4 (EPYC, family 25 model 17), with prompt processing unchanged.
 // Q8_0 reads fastest from closer: whole 1B decoding steps alternated in one process measured
 // 1-2 KiB ~7% faster than 4 KiB for Q8_0, and 4 KiB best for Q4_0 and Q4_K_M (1.5, 2, 8 KiB slower).
 // Prefetching into L2 (T1) 8 KiB ahead made products alone 5-30% faster, but whole decoding
