@@ -96,9 +96,11 @@ uint8_t* KvCache::Row(uint8_t* pool, uint64_t block_bytes, uint64_t head_row_byt
 void KvCache::Store(int seq, int64_t layer, int64_t position, const float* key, const float* value) {
   for (int64_t h = 0; h < kv_heads_; ++h) {
     cpu::QuantizeActivations(types_.keys, key + h * head_dim_,
-                Row(keys_.get(), key_block_bytes_, key_head_row_bytes_, seq, layer, h, position), head_dim_);
+                             Row(keys_.get(), key_block_bytes_, key_head_row_bytes_, seq, layer, h, position),
+                             head_dim_);
     cpu::QuantizeActivations(types_.values, value + h * head_dim_,
-                Row(values_.get(), value_block_bytes_, value_head_row_bytes_, seq, layer, h, position), head_dim_);
+                             Row(values_.get(), value_block_bytes_, value_head_row_bytes_, seq, layer, h, position),
+                             head_dim_);
   }
 }
 
