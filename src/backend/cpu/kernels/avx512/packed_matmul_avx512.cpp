@@ -63,17 +63,17 @@ void StoreRowPairs(const __m512 (&acc)[4][T], float* y, int64_t y_stride) {
 // Non-temporal: weights are read once per token, so they should not push the activations and
 // the KV cache out of L2 and L3; one-token products of 300 MB measured 49 -> 58-68 GB/s with
 // the plain (T0) hint -> NTA on this Zen 4 (EPYC, family 25 model 17), with prompt processing unchanged.
-// Q8_0 reads fastest from closer: whole 1B decoding steps alternated in one process measured
-// 1-2 KiB ~7% faster than 4 KiB for Q8_0, and 4 KiB best for Q4_0 and Q4_K_M (1.5, 2, 8 KiB slower).
+// 4 KiB is best for every type measured: whole 1B decoding steps alternated in one process,
+// Q4_0 and Q4_K_M against 1.5, 2 and 8 KiB; Q8_0 against 1, 1.5, 2, 3 and 6 KiB (1.5 KiB,
+// measured ~7% faster at an earlier stop, was 3-9% slower in both orders at a later one).
 // Prefetching into L2 (T1) 8 KiB ahead made products alone 5-30% faster, but whole decoding
 // steps (24 alternated rounds) of Q4_K_M 5% slower, Q4_0 6% faster and Q8_0 the same, so NTA stays.
 constexpr uint64_t kPrefetchDistance = 4096;
-constexpr uint64_t kPrefetchDistanceQ8_0 = 1536;
 
-template <uint64_t kBytes, uint64_t kDistance = kPrefetchDistance>
+template <uint64_t kBytes>
 inline void PrefetchAhead(const uint8_t* column) {
   for (uint64_t off = 0; off < kBytes; off += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(column + kDistance + off), _MM_HINT_NTA);
+    _mm_prefetch(reinterpret_cast<const char*>(column + kPrefetchDistance + off), _MM_HINT_NTA);
   }
 }
 
@@ -117,7 +117,7 @@ void TileLegacy(const uint8_t* group, uint64_t group_bytes, int64_t blocks, cons
     __m512i w[G][8];  // w[g][k]: each row's elements 4k..4k+3
     for (int g = 0; g < G; ++g) {
       const uint8_t* col = group + g * group_bytes + b * kColumnBytes;
-      PrefetchAhead<kColumnBytes, kQ8 ? kPrefetchDistanceQ8_0 : kPrefetchDistance>(col);
+      PrefetchAhead<kColumnBytes>(col);
       scales[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col)));
       if constexpr (kMin) mins[g] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 32)));
       if constexpr (kQ8) {
