@@ -111,9 +111,21 @@ PackedWeights PackQ6_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
         for (int half = 0; half < 2; ++half) {
           for (int j = 0; j < 8; ++j) {
             uint8_t* vectors = out + kQ6_KHeadBytes + 192 * (8 * half + j) + 4 * r;
-            std::memcpy(vectors, block->low + 64 * half + 4 * j, 4);
-            std::memcpy(vectors + 64, block->low + 64 * half + 32 + 4 * j, 4);
-            std::memcpy(vectors + 128, block->high + 32 * half + 4 * j, 4);
+            // Four elements of each 32-element quarter at once, a byte each: GGUF keeps quarters
+            // 0 and 2 in the nibbles of low[64h + l], 1 and 3 in those of low[64h + 32 + l], and
+            // their bit pairs in high[32h + l].
+            uint32_t low02, low13, high;
+            std::memcpy(&low02, block->low + 64 * half + 4 * j, 4);
+            std::memcpy(&low13, block->low + 64 * half + 32 + 4 * j, 4);
+            std::memcpy(&high, block->high + 32 * half + 4 * j, 4);
+            constexpr uint32_t kNibbles = 0x0f0f0f0f, kPairs = 0x03030303;
+            const uint32_t q[4] = {(low02 & kNibbles) | (high & kPairs) << 4, (low13 & kNibbles) | (high >> 2 & kPairs) << 4,
+                                   (low02 >> 4 & kNibbles) | (high >> 4 & kPairs) << 4,
+                                   (low13 >> 4 & kNibbles) | (high >> 6 & kPairs) << 4};
+            for (int v = 0; v < 3; ++v) {
+              const uint32_t word = q[v] | (q[3] >> (2 * v) & kPairs) << 6;
+              std::memcpy(vectors + 64 * v, &word, 4);
+            }
           }
         }
       }

@@ -52,9 +52,9 @@ constexpr uint64_t kQ2_KColumnBytes = 16 + 16 + 128 + kPackRowsK8 / 2 * kQ2_KPai
 //           vector (low, then high nibbles): bit p set when the weight in byte p has its fifth
 //           bit.
 //   Q6_Kx16 (256 elements): 16 f16 d, the int8 scales [sub-block][row], then per 128-element
-//           half h and j in 0..8 three vectors of 64 bytes, holding for row r in bytes 4r..4r+3
-//           that row's low[64h + 4j..], its low[64h + 32 + 4j..] and its high[32h + 4j..]: the
-//           same bytes as GGUF.
+//           half h and j in 0..8 three vectors of 64 bytes w0, w1, w2: byte k of row r's lane
+//           (4r + k) in w_v holds the 6-bit value of element 128h + 32v + 4j + k in bits 0-5 and
+//           bits 2v..2v+1 of element 128h + 96 + 4j + k's value in bits 6-7.
 //   Q3_Kx8 (256 elements): 8 f16 d, the scales unpacked to int8 (offset removed) [row][16], then
 //           per row pair the two rows' 32-byte high-bit masks, then per 128-element half their
 //           32 bytes of 2-bit quants.
