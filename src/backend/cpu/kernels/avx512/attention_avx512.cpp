@@ -92,6 +92,58 @@ inline __m512 Scores16(const float* q, const float* keys, int runtime_head_dim, 
   return _mm512_mul_ps(_mm512_permutexvar_ps(order, sums), scale);
 }
 
+// One tile of 16 keys for query heads h0..h0 + kHeads: scores, the online softmax step, and the
+// weighted values added to `out`. Four heads at once are independent chains the core overlaps,
+// and each value row is loaded once for all of them (10-15% fewer cycles per key and head than
+// a head at a time for 4 or 8 heads of 64); one head splits its multiply-adds into two chains.
+template <int kHeads, int kHeadDim>
+inline void AttendTile(const float* q, int h0, const float* key_tile, const float* value_tile, __mmask16 valid,
+                       int runtime_head_dim, __m512 scale16, float* running_max, float* running_sum, float* out) {
+  const int head_dim = kHeadDim > 0 ? kHeadDim : runtime_head_dim;
+  alignas(64) float weights[kHeads][kTileKeys];
+  __m512 s[kHeads];
+  for (int k = 0; k < kHeads; ++k) {
+    s[k] = _mm512_mask_blend_ps(valid, _mm512_set1_ps(-std::numeric_limits<float>::infinity()),
+                                Scores16<kHeadDim>(q + (h0 + k) * head_dim, key_tile, head_dim, scale16));
+  }
+  for (int k = 0; k < kHeads; ++k) {
+    const int h = h0 + k;
+    const float tile_max = _mm512_reduce_max_ps(s[k]);
+    if (tile_max > running_max[h]) {
+      const float correction = std::exp(running_max[h] - tile_max);
+      running_sum[h] *= correction;
+      const __m512 c = _mm512_set1_ps(correction);
+      float* oh = out + h * head_dim;
+      for (int d = 0; d < head_dim; d += 16) _mm512_storeu_ps(oh + d, _mm512_mul_ps(_mm512_loadu_ps(oh + d), c));
+      running_max[h] = tile_max;
+    }
+    const __m512 w = _mm512_maskz_mov_ps(valid, Exp(_mm512_sub_ps(s[k], _mm512_set1_ps(running_max[h]))));
+    running_sum[h] += _mm512_reduce_add_ps(w);
+    _mm512_store_ps(weights[k], w);
+  }
+  // The tile's weighted values summed in registers, then added to the output once. Unused rows
+  // of the tile are zero and so are their weights.
+  constexpr int kChains = kHeads == 1 ? 2 : 1;
+  for (int d = 0; d < head_dim; d += 16) {
+    __m512 acc[kHeads][kChains];
+    for (int k = 0; k < kHeads; ++k) {
+      acc[k][0] = _mm512_loadu_ps(out + (h0 + k) * head_dim + d);
+      for (int c = 1; c < kChains; ++c) acc[k][c] = _mm512_setzero_ps();
+    }
+    for (int i = 0; i < kTileKeys; ++i) {
+      const __m512 v = _mm512_load_ps(value_tile + i * head_dim + d);
+      for (int k = 0; k < kHeads; ++k) {
+        acc[k][i % kChains] = _mm512_fmadd_ps(_mm512_set1_ps(weights[k][i]), v, acc[k][i % kChains]);
+      }
+    }
+    for (int k = 0; k < kHeads; ++k) {
+      __m512 sum = acc[k][0];
+      for (int c = 1; c < kChains; ++c) sum = _mm512_add_ps(sum, acc[k][c]);
+      _mm512_storeu_ps(out + (h0 + k) * head_dim + d, sum);
+    }
+  }
+}
+
 template <DType kKey, DType kValue, int kHeadDim>
 void Attend(const float* q, int num_heads, const KvView& keys, const KvView& values, int64_t num_keys,
             int runtime_head_dim, float scale, float* out) {
@@ -103,38 +155,19 @@ void Attend(const float* q, int num_heads, const KvView& keys, const KvView& val
   }
   std::fill(out, out + num_heads * head_dim, 0.0f);
   alignas(64) float key_tile[kTileKeys * kMaxAttendHeadDim], value_tile[kTileKeys * kMaxAttendHeadDim];
-  alignas(64) float weights[kTileKeys];
   const __m512 scale16 = _mm512_set1_ps(scale);
   for (int64_t j0 = 0; j0 < num_keys; j0 += kTileKeys) {
     const int count = static_cast<int>(std::min<int64_t>(kTileKeys, num_keys - j0));
     const __mmask16 valid = static_cast<__mmask16>((1u << count) - 1);
     ConvertTile<kKey>(keys, j0, count, head_dim, key_tile);
     ConvertTile<kValue>(values, j0, count, head_dim, value_tile);
-    for (int h = 0; h < num_heads; ++h) {
-      float* oh = out + h * head_dim;
-      const __m512 s = _mm512_mask_blend_ps(valid, _mm512_set1_ps(-std::numeric_limits<float>::infinity()),
-                                            Scores16<kHeadDim>(q + h * head_dim, key_tile, head_dim, scale16));
-      const float tile_max = _mm512_reduce_max_ps(s);
-      if (tile_max > running_max[h]) {
-        const float correction = std::exp(running_max[h] - tile_max);
-        running_sum[h] *= correction;
-        const __m512 c = _mm512_set1_ps(correction);
-        for (int d = 0; d < head_dim; d += 16) _mm512_storeu_ps(oh + d, _mm512_mul_ps(_mm512_loadu_ps(oh + d), c));
-        running_max[h] = tile_max;
-      }
-      const __m512 w = _mm512_maskz_mov_ps(valid, Exp(_mm512_sub_ps(s, _mm512_set1_ps(running_max[h]))));
-      running_sum[h] += _mm512_reduce_add_ps(w);
-      _mm512_store_ps(weights, w);
-      // The tile's weighted values summed in registers (two chains), then added to the output
-      // once. Unused rows of the tile are zero and so are their weights.
-      for (int d = 0; d < head_dim; d += 16) {
-        __m512 even = _mm512_loadu_ps(oh + d), odd = _mm512_setzero_ps();
-        for (int i = 0; i < kTileKeys; i += 2) {
-          even = _mm512_fmadd_ps(_mm512_set1_ps(weights[i]), _mm512_load_ps(value_tile + i * head_dim + d), even);
-          odd = _mm512_fmadd_ps(_mm512_set1_ps(weights[i + 1]), _mm512_load_ps(value_tile + (i + 1) * head_dim + d), odd);
-        }
-        _mm512_storeu_ps(oh + d, _mm512_add_ps(even, odd));
-      }
+    // Heads four at a time, the rest one at a time (see AttendTile).
+    int h = 0;
+    for (; h + 4 <= num_heads; h += 4) {
+      AttendTile<4, kHeadDim>(q, h, key_tile, value_tile, valid, head_dim, scale16, running_max, running_sum, out);
+    }
+    for (; h < num_heads; ++h) {
+      AttendTile<1, kHeadDim>(q, h, key_tile, value_tile, valid, head_dim, scale16, running_max, running_sum, out);
     }
   }
   for (int h = 0; h < num_heads; ++h) {
