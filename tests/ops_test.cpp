@@ -65,7 +65,7 @@ TEST(OpsTest, RopeBothStylesMatchReference) {
       for (int64_t pos : {0, 1, 17, 4095, 100000}) {
         std::vector<float> x = RandomFloats(heads * head_dim, pos + 3);
         const std::vector<double> want = ReferenceRope(x, heads, head_dim, rot_dims, pos, inv_freq, style);
-        Rope(x.data(), heads, head_dim, rot_dims, pos, inv_freq.data(), style);
+        testing::RopeOneToken(x.data(), heads, head_dim, rot_dims, pos, inv_freq.data(), style);
         EXPECT_LT(MaxRelativeError(x, want), kTolerance) << static_cast<int>(style) << " " << rot_dims << " " << pos;
       }
     }
@@ -76,8 +76,8 @@ TEST(OpsTest, RopeStylesDiffer) {
   // A guard against the two styles silently doing the same thing.
   std::vector<float> inv_freq = {1.0f, 0.1f};
   std::vector<float> a = RandomFloats(4, 9), b = a;
-  Rope(a.data(), 1, 4, 4, 5, inv_freq.data(), RopeStyle::kInterleaved);
-  Rope(b.data(), 1, 4, 4, 5, inv_freq.data(), RopeStyle::kNeox);
+  testing::RopeOneToken(a.data(), 1, 4, 4, 5, inv_freq.data(), RopeStyle::kInterleaved);
+  testing::RopeOneToken(b.data(), 1, 4, 4, 5, inv_freq.data(), RopeStyle::kNeox);
   EXPECT_NE(a, b);
 }
 

@@ -49,6 +49,13 @@ std::vector<float> RandomFloats(size_t n, uint64_t seed, float scale) {
   return out;
 }
 
+void RopeOneToken(float* x, int num_heads, int head_dim, int rot_dims, int64_t position, const float* inv_freq,
+                  cpu::RopeStyle style) {
+  std::vector<float> cos_sin(rot_dims);
+  cpu::RopeAngles(position, inv_freq, rot_dims, cos_sin.data());
+  cpu::RopeRotate(x, num_heads, head_dim, rot_dims, cos_sin.data(), style);
+}
+
 std::vector<uint8_t> EncodeAs(DType type, const std::vector<float>& values) {
   std::vector<uint8_t> bytes(RowBytes(type, values.size()));
   QuantizeRow(type, values.data(), bytes.data(), static_cast<int64_t>(values.size()));

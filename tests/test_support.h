@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/ops.h"
 #include "format/gguf_writer.h"
 #include "engine/pipeline.h"
 #include "model/config.h"
@@ -59,6 +60,10 @@ GgufWriter SyntheticModel(const SyntheticModelSpec& spec);
 
 // Deterministic pseudo-random floats in [-scale, scale).
 std::vector<float> RandomFloats(size_t n, uint64_t seed, float scale = 1.0f);
+
+// Both steps of the CPU rotary embedding (RopeAngles, RopeRotate) for one token at `position`.
+void RopeOneToken(float* x, int num_heads, int head_dim, int rot_dims, int64_t position, const float* inv_freq,
+                  cpu::RopeStyle style);
 
 // Bytes of `values` stored as `type` (quantizing as needed).
 std::vector<uint8_t> EncodeAs(DType type, const std::vector<float>& values);

@@ -78,7 +78,7 @@ TEST(CudaKernelsTest, RopeMatchesTheCpuInBothStyles) {
   for (bool neox : {false, true}) {
     for (int64_t position : {int64_t{0}, int64_t{17}, int64_t{40000}}) {
       std::vector<float> want = x;
-      cpu::Rope(want.data(), heads, head_dim, rot_dims, position, inv_freq.data(), neox ? cpu::RopeStyle::kNeox : cpu::RopeStyle::kInterleaved);
+      testing::RopeOneToken(want.data(), heads, head_dim, rot_dims, position, inv_freq.data(), neox ? cpu::RopeStyle::kNeox : cpu::RopeStyle::kInterleaved);
       auto got = cuda::RopeOnHost(x, heads, head_dim, rot_dims, position, inv_freq, neox);
       ASSERT_TRUE(got.ok()) << got.status().ToString();
       for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR((*got)[i], want[i], 1e-5) << "neox " << neox << " pos " << position << " i " << i;

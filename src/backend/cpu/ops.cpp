@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <vector>
 
 namespace riglm::cpu {
 
@@ -54,13 +53,6 @@ void RopeRotate(float* x, int num_heads, int head_dim, int rot_dims, const float
       }
     }
   }
-}
-
-void Rope(float* x, int num_heads, int head_dim, int rot_dims, int64_t position, const float* inv_freq,
-          RopeStyle style) {
-  std::vector<float> cos_sin(rot_dims);
-  RopeAngles(position, inv_freq, rot_dims, cos_sin.data());
-  RopeRotate(x, num_heads, head_dim, rot_dims, cos_sin.data(), style);
 }
 
 void Softmax(float* x, int64_t n) {

@@ -16,14 +16,10 @@ enum class RopeStyle {
   kNeox,         // rotates pairs (i, i + rot_dims/2): qwen2, GPT-NeoX
 };
 
-// Rotates the first `rot_dims` of each of `num_heads` vectors of `head_dim` at `x` by angles
-// position * inv_freq[i], i < rot_dims/2.
-void Rope(float* x, int num_heads, int head_dim, int rot_dims, int64_t position, const float* inv_freq,
-          RopeStyle style);
-
-// Rope in two steps, so that a token's angles are computed once for all layers (the cosines
-// and sines were most of a 1B layer's rotary time): cos_sin gets rot_dims/2 cosines, then as
-// many sines.
+// Rotary embedding in two steps, so that a token's angles are computed once for all layers (the
+// cosines and sines were most of a 1B layer's rotary time). RopeAngles writes the angles
+// position * inv_freq[i], i < rot_dims/2, as rot_dims/2 cosines, then as many sines; RopeRotate
+// rotates the first `rot_dims` of each of `num_heads` vectors of `head_dim` at `x` by them.
 void RopeAngles(int64_t position, const float* inv_freq, int rot_dims, float* cos_sin);
 void RopeRotate(float* x, int num_heads, int head_dim, int rot_dims, const float* cos_sin, RopeStyle style);
 

@@ -30,7 +30,7 @@ Status DequantizeToHalf(DType type, const void* weights, int64_t rows, int64_t c
 Status RmsNorm(const float* x, const float* weight, float* y, int64_t rows, int64_t cols, float eps, void* stream);
 
 // Rotates the first `rot_dims` of each head by position * inv_freq (device array of rot_dims/2);
-// NeoX pairs (i, i + rot_dims/2) or interleaved pairs (2i, 2i+1), as cpu::Rope. Row r of `x`
+// NeoX pairs (i, i + rot_dims/2) or interleaved pairs (2i, 2i+1), as cpu::RopeRotate. Row r of `x`
 // (num_heads heads) is at position first_position + r.
 Status Rope(float* x, int64_t rows, int num_heads, int head_dim, int rot_dims, int64_t first_position, const float* inv_freq,
             bool neox, void* stream);
