@@ -229,6 +229,24 @@ TEST(ModelTest, SequencesWithInterleavedCacheBlocksMatchSequencesAlone) {
   }
 }
 
+// A sequence that grows alone holds consecutive blocks, and then each head's rows are one
+// contiguous run across block boundaries (what lets attention stream them from memory).
+TEST(ModelTest, KvCacheRowsOfConsecutiveBlocksAreContiguous) {
+  SyntheticModelSpec spec;
+  LoadedSynthetic s = Load(spec);
+  ASSERT_NE(s.model, nullptr);
+  const int64_t n = 3 * KvCache::kBlockPositions + 5;
+  KvCache cache(s.model->config(), n, 2);
+  for (int64_t end = 1; end <= n; ++end) ASSERT_TRUE(cache.Reserve(0, end));
+  for (int64_t layer = 0; layer < s.model->config().block_count; ++layer) {
+    for (int64_t head = 0; head < s.model->config().head_count_kv; ++head) {
+      for (const cpu::KvView& view : {cache.keys(0, layer, head), cache.values(0, layer, head)}) {
+        for (int64_t j = 0; j + 1 < n; ++j) ASSERT_EQ(view.row(j + 1), view.row(j) + view.row_bytes) << "row " << j;
+      }
+    }
+  }
+}
+
 // Blocks are handed out as sequences grow, refused whole when the pool is short, and returned.
 TEST(ModelTest, KvCacheHandsOutBlocks) {
   SyntheticModelSpec spec;

@@ -45,16 +45,18 @@ KvCache::KvCache(const ModelConfig& config, int64_t context_length, int num_sequ
       value_head_row_bytes_(RowBytes(types.values, head_dim_)),
       block_tables_(num_sequences) {
   blocks_total_ = capacity_positions < 0 ? BlocksFor(context_length) * num_sequences : BlocksFor(capacity_positions);
-  key_block_bytes_ = static_cast<uint64_t>(num_layers_ * kv_heads_ * kBlockPositions) * key_head_row_bytes_;
-  value_block_bytes_ = static_cast<uint64_t>(num_layers_ * kv_heads_ * kBlockPositions) * value_head_row_bytes_;
-  key_bytes_ = blocks_total_ * key_block_bytes_;
-  value_bytes_ = blocks_total_ * value_block_bytes_;
+  key_block_bytes_ = static_cast<uint64_t>(kBlockPositions) * key_head_row_bytes_;
+  value_block_bytes_ = static_cast<uint64_t>(kBlockPositions) * value_head_row_bytes_;
+  const auto head_blocks = static_cast<uint64_t>(num_layers_ * kv_heads_ * blocks_total_);
+  key_bytes_ = head_blocks * key_block_bytes_;
+  value_bytes_ = head_blocks * value_block_bytes_;
   keys_ = AllocateLarge(key_bytes_);
   values_ = AllocateLarge(value_bytes_);
   if (keys_ == nullptr || values_ == nullptr) throw std::bad_alloc();
   std::memset(keys_.get(), 0, key_bytes_);
   std::memset(values_.get(), 0, value_bytes_);
-  // Lowest blocks handed out first, so a lightly used cache touches little memory.
+  // Lowest blocks handed out first and in order, so a sequence growing alone holds consecutive
+  // blocks: contiguous rows per head.
   for (int64_t b = blocks_total_ - 1; b >= 0; --b) free_blocks_.push_back(static_cast<int32_t>(b));
 }
 
