@@ -1,9 +1,12 @@
 // End-to-end tests of the riglm binary.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "test_support.h"
 
@@ -150,6 +153,38 @@ TEST(CliTest, Q8_0ConversionKeepsPerplexityWithinOnePercent) {
   // llama-bench's backend field, with the CPU's instruction set beside it.
   EXPECT_NE(inspect.out.find("\"backends\": \"CPU\""), std::string::npos) << inspect.out;
   EXPECT_NE(inspect.out.find("\"cpu_isa\": \""), std::string::npos) << inspect.out;
+}
+
+// `riglm bench -o json` writes llama-bench's records; with -d each test also runs after that
+// many tokens in the cache, and its ceiling counts the cache rows every step reads.
+TEST(CliTest, BenchJsonHasARecordPerTestAndDepth) {
+  const std::string model = ShellQuote(testing::Stories260KPath());
+  const auto run = RunRiglm("bench -m " + model + " -p 4 -n 3 -d 0 8 -r 2 -o json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto records = nlohmann::json::parse(run.out);
+  ASSERT_TRUE(records.is_array());
+  ASSERT_EQ(records.size(), 4u) << run.out;
+  const std::vector<std::array<int64_t, 3>> want = {{4, 0, 0}, {0, 3, 0}, {4, 0, 8}, {0, 3, 8}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    const auto& r = records[i];
+    EXPECT_EQ(r.at("n_prompt").get<int64_t>(), want[i][0]) << r;
+    EXPECT_EQ(r.at("n_gen").get<int64_t>(), want[i][1]) << r;
+    EXPECT_EQ(r.at("n_depth").get<int64_t>(), want[i][2]) << r;
+    EXPECT_GT(r.at("avg_ts").get<double>(), 0.0) << r;
+    EXPECT_EQ(r.at("samples_ts").size(), 2u) << r;
+    for (const char* field : {"stddev_ts", "n_threads", "model_size", "model_type"}) EXPECT_TRUE(r.contains(field)) << field;
+  }
+  const double ceiling = records[1].at("ceiling_ts").get<double>(), deep = records[3].at("ceiling_ts").get<double>();
+  EXPECT_GT(ceiling, 0.0);
+  EXPECT_LT(deep, ceiling);  // 8 cached positions add bytes to every step
+  EXPECT_EQ(records[0].at("ceiling_ts").get<double>(), 0.0);  // prompts have none
+
+  const auto table = RunRiglm("bench -m " + model + " -p 0 -n 2 -d 5 -r 1");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("| tg2 @ d5 |"), std::string::npos) << table.out;
+  const auto negative = RunRiglm("bench -m " + model + " -d -1");
+  EXPECT_NE(negative.exit_code, 0);
+  EXPECT_NE(negative.err.find("-d"), std::string::npos) << negative.err;
 }
 
 // `riglm bench --devices cuda:N` measures a GPU; where there is none (or no CUDA in the build)

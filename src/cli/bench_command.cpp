@@ -12,6 +12,7 @@
 #include "device/device.h"
 #include "device/nvml.h"
 #include "engine/bench.h"
+#include "model/kv_cache.h"
 #include "util/process_stats.h"
 #include "util/strings.h"
 
@@ -22,6 +23,7 @@ struct BenchFlags {
   std::string model_path;
   std::vector<int64_t> prompt = {512};
   std::vector<int64_t> gen = {128};
+  std::vector<int64_t> depth = {0};
   int threads = 0;
   int repetitions = 5;
   std::string output = "md";
@@ -47,9 +49,14 @@ double GpuPeakBandwidth(int index) {
 int RunBench(const BenchFlags& flags) {
   if (flags.output != "md" && flags.output != "json") return ReportError(InvalidArgument("-o must be md or json"));
   if (flags.repetitions < 1) return ReportError(InvalidArgument("-r must be at least 1"));
-  int64_t longest = 1;
-  for (int64_t n : flags.prompt) longest = std::max(longest, n);
-  for (int64_t n : flags.gen) longest = std::max(longest, n);
+  int64_t longest_test = 1, deepest = 0;
+  for (int64_t n : flags.prompt) longest_test = std::max(longest_test, n);
+  for (int64_t n : flags.gen) longest_test = std::max(longest_test, n);
+  for (int64_t d : flags.depth) {
+    if (d < 0) return ReportError(InvalidArgument("-d must not be negative"));
+    deepest = std::max(deepest, d);
+  }
+  const int64_t longest = deepest + longest_test;
   auto loaded = LoadModel(flags.model_path, flags.load, longest);
   if (!loaded.ok()) return ReportError(loaded.status());
   const LlamaModel& model = *loaded->model;
@@ -76,32 +83,42 @@ int RunBench(const BenchFlags& flags) {
                  FormatBytes(load.staging_bytes).c_str(), FormatBytes(PeakResidentBytes()).c_str());
     // Stages on several GPUs read at the speed of the slowest; the first GPU stands for all.
     bandwidth = GpuPeakBandwidth(CudaDeviceOfName(gpu_info.substr(0, gpu_info.find_first_of(", "))).value_or(0));
-    for (int64_t n : flags.prompt) {
-      if (n <= 0) continue;
-      auto r = BenchPromptOn(decoder, model, n, flags.repetitions);
-      if (!r.ok()) return ReportError(r.status());
-      results.push_back(*r);
-    }
-    for (int64_t n : flags.gen) {
-      if (n <= 0) continue;
-      auto r = BenchGenerationOn(decoder, model, n, flags.repetitions, bandwidth);
-      if (!r.ok()) return ReportError(r.status());
-      results.push_back(*r);
+    // The GPUs keep an F16 cache.
+    const uint64_t kv_bytes = KvCache::BytesPerPosition(model.config(), KvCacheTypes{}) * model.config().block_count;
+    for (int64_t d : flags.depth) {
+      const BenchDepth depth{d, kv_bytes};
+      for (int64_t n : flags.prompt) {
+        if (n <= 0) continue;
+        auto r = BenchPromptOn(decoder, model, n, flags.repetitions, depth);
+        if (!r.ok()) return ReportError(r.status());
+        results.push_back(*r);
+      }
+      for (int64_t n : flags.gen) {
+        if (n <= 0) continue;
+        auto r = BenchGenerationOn(decoder, model, n, flags.repetitions, bandwidth, depth);
+        if (!r.ok()) return ReportError(r.status());
+        results.push_back(*r);
+      }
     }
   } else {
     auto stages = PlanStages(model, flags.load, longest, *kv_types);
     if (!stages.ok()) return ReportError(stages.status());
-    for (int64_t n : flags.prompt) {
-      if (n <= 0) continue;
-      auto r = BenchPrompt(model, pool, n, flags.repetitions, *kv_types, *stages);
-      if (!r.ok()) return ReportError(r.status());
-      results.push_back(*r);
-    }
-    for (int64_t n : flags.gen) {
-      if (n <= 0) continue;
-      auto r = BenchGeneration(model, pool, n, flags.repetitions, *kv_types, *stages);
-      if (!r.ok()) return ReportError(r.status());
-      results.push_back(*r);
+    const uint64_t kv_bytes = KvCache::BytesPerPosition(model.config(), *kv_types) * model.config().block_count;
+    for (int64_t d : flags.depth) {
+      const BenchDepth depth{d, kv_bytes};
+      for (int64_t n : flags.prompt) {
+        if (n <= 0) continue;
+        auto r = BenchPrompt(model, pool, n, flags.repetitions, *kv_types, *stages, CpuSequenceDecoder::kPrefillBatch,
+                             depth);
+        if (!r.ok()) return ReportError(r.status());
+        results.push_back(*r);
+      }
+      for (int64_t n : flags.gen) {
+        if (n <= 0) continue;
+        auto r = BenchGeneration(model, pool, n, flags.repetitions, *kv_types, *stages, true, depth);
+        if (!r.ok()) return ReportError(r.status());
+        results.push_back(*r);
+      }
     }
     // The bandwidth shown is the median of those measured before each generation repetition (or
     // one measurement when only prompts ran); the percentage pairs each repetition with its own.
@@ -112,6 +129,10 @@ int RunBench(const BenchFlags& flags) {
     bandwidth = bandwidths[bandwidths.size() / 2];
   }
   const double ceiling = bandwidth / static_cast<double>(bytes_per_token);
+  // A test's own ceiling: at a depth its steps also read the cache.
+  auto ceiling_of = [&](const BenchResult& r) {
+    return r.n_gen > 0 && r.bytes_per_token > 0 ? bandwidth / static_cast<double>(r.bytes_per_token) : 0.0;
+  };
 
   const std::string type = ModelType(model);
   const std::string backends = on_gpu ? "CUDA" : "CPU";  // as llama-bench's JSON writes it
@@ -130,12 +151,13 @@ int RunBench(const BenchFlags& flags) {
                      {"n_threads", pool.num_threads()},
                      {"n_prompt", r.n_prompt},
                      {"n_gen", r.n_gen},
+                     {"n_depth", r.n_depth},
                      {"avg_ts", r.avg_ts},
                      {"stddev_ts", r.stddev_ts},
                      {"samples_ts", r.samples_ts},
                      {"mem_read_bytes_per_s", bandwidth},
                      {"weight_bytes_per_token", bytes_per_token},
-                     {"ceiling_ts", r.n_gen > 0 ? ceiling : 0.0},
+                     {"ceiling_ts", ceiling_of(r)},
                      {"mem_read_bytes_per_s_samples", r.bandwidth_samples},
                      {"ceiling_pct", 100.0 * r.ceiling_fraction}});
     }
@@ -158,10 +180,14 @@ int RunBench(const BenchFlags& flags) {
                 FormatBytes(bytes_per_token).c_str(), ceiling);
   }
   for (const BenchResult& r : results) {
-    if (r.n_gen > 0 && bandwidth > 0) {
-      std::printf("%s: %.1f%% of the ceiling (each run against the bandwidth measured just before and after it)\n",
-                  r.test.c_str(), 100.0 * r.ceiling_fraction);
+    if (r.n_gen <= 0 || bandwidth <= 0) continue;
+    char reads[128] = "";
+    if (r.n_depth > 0) {
+      std::snprintf(reads, sizeof(reads), "; %s read per token with the cache, ceiling %.1f t/s",
+                    FormatBytes(r.bytes_per_token).c_str(), ceiling_of(r));
     }
+    std::printf("%s: %.1f%% of the ceiling (each run against the bandwidth measured just before and after it%s)\n",
+                r.test.c_str(), 100.0 * r.ceiling_fraction, reads);
   }
   return 0;
 }
@@ -175,6 +201,10 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("-p,--n-prompt", flags->prompt, "prompt lengths to test (0 skips)")->capture_default_str();
   cmd->add_option("-n,--n-gen", flags->gen, "generation lengths to test (0 skips)")->capture_default_str();
   cmd->add_option("-t,--threads", flags->threads, "CPU threads (0: one per physical core)")->capture_default_str();
+  cmd->add_option("-d,--n-depth", flags->depth,
+                  "tokens already in the KV cache when each test starts, e.g. 0 4096 (long-chat speed: every "
+                  "generated token also reads the cache)")
+      ->capture_default_str();
   cmd->add_option("-r,--repetitions", flags->repetitions, "timed repetitions of each test")->capture_default_str();
   AddKvCacheOptions(cmd, &flags->kv_cache);
   AddLoadOptions(cmd, &flags->load);
