@@ -91,11 +91,10 @@ Result<BenchResult> BenchPromptOn(SequenceDecoder& decoder, const LlamaModel& mo
 namespace {
 
 // tg: `repetitions` timed runs of n_gen single-token steps from position n_depth, after a short
-// warm-up; `bandwidth`
-// (bytes/s; may be null) is measured before the first run and after each, and the mean of the
-// two around a run sets its ceiling: on a shared machine whose bandwidth swings from second to
-// second, one measurement on one side of a run was measured to miss the run's conditions by up
-// to 20%.
+// warm-up; `bandwidth` (bytes/s; may be null) is measured before the first run and after each,
+// and the mean of the two around a run sets its ceiling: on a shared machine whose bandwidth
+// swings from second to second, one measurement on one side of a run was measured to miss the
+// run's conditions by up to 20%.
 Result<BenchResult> TimeGeneration(const LlamaModel& model, int64_t n_gen, int repetitions, BenchDepth depth,
                                    const std::function<Status(int32_t token, int64_t position)>& step,
                                    const std::function<double()>& bandwidth) {

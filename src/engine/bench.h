@@ -23,7 +23,7 @@ struct BenchResult {
   // measurements just before and just after it), and each repetition's speed as a fraction of
   // the ceiling that bandwidth sets. Measuring them together keeps the ratio meaningful on
   // machines whose bandwidth swings from minute to minute. The bytes a step reads: the weights,
-  // and at a depth the KV cache rows its attention reads (on average over the steps).
+  // and at a depth the cache rows the depth left, which every step's attention reads.
   std::vector<double> bandwidth_samples;
   double ceiling_fraction = 0.0;
   uint64_t bytes_per_token = 0;
