@@ -197,8 +197,9 @@ TEST(ModelTest, SequencesInOneBatchMatchSequencesAlone) {
   }
 }
 
-// Two prompts fed 8 tokens at a time, in turn, so that their KV cache blocks interleave in the
-// pool: each sequence's logits equal those of the same prompt alone.
+// Two prompts fed 8 tokens at a time, in turn, in a pool that a third sequence fragments, so that
+// one sequence's blocks are out of order and apart: each sequence's logits equal those of the
+// same prompt alone.
 TEST(ModelTest, SequencesWithInterleavedCacheBlocksMatchSequencesAlone) {
   SyntheticModelSpec spec;
   spec.weight_type = DType::kQ8_0;
@@ -207,9 +208,13 @@ TEST(ModelTest, SequencesWithInterleavedCacheBlocksMatchSequencesAlone) {
   const std::vector<std::vector<int32_t>> prompts = {SomeTokens(60, 96), SomeTokens(45, 90)};
   ThreadPool pool(2);
   ForwardPass forward(*s.model, pool);
-  KvCache cache(s.model->config(), 128, 2, 0, -1, {DType::kF32, DType::kF32});
+  // 5 blocks of 32: the third sequence takes block 0, so the first two start in blocks 3 and 2;
+  // once it is released, the second grows into block 0.
+  KvCache cache(s.model->config(), 128, 3, 0, -1, {DType::kF32, DType::kF32}, 5 * KvCache::kBlockPositions);
+  ASSERT_TRUE(cache.Reserve(2, 1));
   std::vector<std::vector<float>> logits(2);
   for (size_t start = 0; start < 60; start += 8) {
+    if (start == KvCache::kBlockPositions) cache.Release(2);
     for (int seq = 0; seq < 2; ++seq) {
       Batch batch;
       for (size_t i = start; i < std::min(start + 8, prompts[seq].size()); ++i) {
@@ -222,6 +227,8 @@ TEST(ModelTest, SequencesWithInterleavedCacheBlocksMatchSequencesAlone) {
     }
   }
   EXPECT_EQ(cache.blocks_total() - cache.blocks_free(), 2 + 2);  // 60 and 45 positions: two blocks each
+  const int32_t* second = cache.keys(1, 0, 0).blocks;
+  EXPECT_NE(second[1], second[0] + 1) << "blocks " << second[0] << ", " << second[1];
   for (int seq = 0; seq < 2; ++seq) {
     const std::vector<float> alone = PromptLogits(*s.model, prompts[seq]);
     ASSERT_EQ(logits[seq].size(), alone.size());
@@ -230,21 +237,36 @@ TEST(ModelTest, SequencesWithInterleavedCacheBlocksMatchSequencesAlone) {
 }
 
 // A sequence that grows alone holds consecutive blocks, and then each head's rows are one
-// contiguous run across block boundaries (what lets attention stream them from memory).
+// contiguous run across block boundaries (what lets attention stream them from memory); so do
+// two sequences growing side by side, a block at a time in turn.
 TEST(ModelTest, KvCacheRowsOfConsecutiveBlocksAreContiguous) {
   SyntheticModelSpec spec;
   LoadedSynthetic s = Load(spec);
   ASSERT_NE(s.model, nullptr);
   const int64_t n = 3 * KvCache::kBlockPositions + 5;
   KvCache cache(s.model->config(), n, 2);
-  for (int64_t end = 1; end <= n; ++end) ASSERT_TRUE(cache.Reserve(0, end));
-  for (int64_t layer = 0; layer < s.model->config().block_count; ++layer) {
-    for (int64_t head = 0; head < s.model->config().head_count_kv; ++head) {
-      for (const cpu::KvView& view : {cache.keys(0, layer, head), cache.values(0, layer, head)}) {
-        for (int64_t j = 0; j + 1 < n; ++j) ASSERT_EQ(view.row(j + 1), view.row(j) + view.row_bytes) << "row " << j;
+  auto expect_contiguous = [&](int seq) {
+    for (int64_t layer = 0; layer < s.model->config().block_count; ++layer) {
+      for (int64_t head = 0; head < s.model->config().head_count_kv; ++head) {
+        for (const cpu::KvView& view : {cache.keys(seq, layer, head), cache.values(seq, layer, head)}) {
+          for (int64_t j = 0; j + 1 < n; ++j) {
+            ASSERT_EQ(view.row(j + 1), view.row(j) + view.row_bytes) << "sequence " << seq << " row " << j;
+          }
+        }
       }
     }
+  };
+  for (int64_t end = 1; end <= n; ++end) ASSERT_TRUE(cache.Reserve(0, end));
+  expect_contiguous(0);
+  cache.Release(0);
+  for (int64_t end = 1; end <= n; end += KvCache::kBlockPositions) {
+    ASSERT_TRUE(cache.Reserve(0, end));
+    ASSERT_TRUE(cache.Reserve(1, end));
   }
+  ASSERT_TRUE(cache.Reserve(0, n));
+  ASSERT_TRUE(cache.Reserve(1, n));
+  expect_contiguous(0);
+  expect_contiguous(1);
 }
 
 // Blocks are handed out as sequences grow, refused whole when the pool is short, and returned.

@@ -55,9 +55,32 @@ KvCache::KvCache(const ModelConfig& config, int64_t context_length, int num_sequ
   if (keys_ == nullptr || values_ == nullptr) throw std::bad_alloc();
   std::memset(keys_.get(), 0, key_bytes_);
   std::memset(values_.get(), 0, value_bytes_);
-  // Lowest blocks handed out first and in order, so a sequence growing alone holds consecutive
-  // blocks: contiguous rows per head.
-  for (int64_t b = blocks_total_ - 1; b >= 0; --b) free_blocks_.push_back(static_cast<int32_t>(b));
+  for (int64_t b = 0; b < blocks_total_; ++b) free_blocks_.insert(free_blocks_.end(), static_cast<int32_t>(b));
+}
+
+int32_t KvCache::NextBlock(int seq) const {
+  const std::vector<int32_t>& table = block_tables_[seq];
+  if (!table.empty()) {
+    // Right after the sequence's last block, else wherever is lowest.
+    const auto after = free_blocks_.find(table.back() + 1);
+    return after != free_blocks_.end() ? *after : *free_blocks_.begin();
+  }
+  // A new sequence: the largest run of free blocks (the first of equal ones).
+  int32_t best_begin = -1, best_length = 0, run_begin = -1, previous = -2;
+  for (int32_t b : free_blocks_) {
+    if (b != previous + 1) run_begin = b;
+    if (b - run_begin + 1 > best_length) {
+      best_begin = run_begin;
+      best_length = b - run_begin + 1;
+    }
+    previous = b;
+  }
+  // When the block before the run is another sequence's last, that sequence grows into the run:
+  // leave it the first half.
+  for (const std::vector<int32_t>& other : block_tables_) {
+    if (!other.empty() && other.back() == best_begin - 1) return best_begin + best_length / 2;
+  }
+  return best_begin;
 }
 
 bool KvCache::Reserve(int seq, int64_t end_position) {
@@ -66,15 +89,16 @@ bool KvCache::Reserve(int seq, int64_t end_position) {
   if (needed <= 0) return true;
   if (needed > blocks_free()) return false;
   for (int64_t i = 0; i < needed; ++i) {
-    table.push_back(free_blocks_.back());
-    free_blocks_.pop_back();
+    const int32_t block = NextBlock(seq);
+    free_blocks_.erase(block);
+    table.push_back(block);
   }
   return true;
 }
 
 void KvCache::Release(int seq) {
   std::vector<int32_t>& table = block_tables_[seq];
-  free_blocks_.insert(free_blocks_.end(), table.rbegin(), table.rend());
+  free_blocks_.insert(table.begin(), table.end());
   table.clear();
 }
 

@@ -3,7 +3,10 @@
 // and back to the pool when it is released, so short sequences leave room for others. The pool
 // is laid out head by head ([layer][KV head][block][position]): a head's rows in blocks b and
 // b + 1 are adjacent, so a sequence holding consecutive blocks (one that grew alone, or a prompt
-// reserved at once) is one contiguous stream per head for attention to read. Blocks holding every
+// reserved at once) is one contiguous stream per head for attention to read. Sequences that grow
+// side by side (a server's parallel slots) are kept apart the same way: a sequence's next block
+// is the one after its last when free, and a new sequence starts halfway into the largest free
+// run when another sequence is growing into that run. Blocks holding every
 // layer and head of their positions put each head's 32 rows 512 KiB (a 1B model) from the next
 // ones: decoding after 4096 tokens spent ~36% longer in attention than over contiguous rows.
 // F16 by default (half the memory of F32, what llama.cpp uses); Q8_0 halves it again, for
@@ -11,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <vector>
 
 #include "backend/cpu/ops.h"
@@ -74,6 +78,8 @@ class KvCache {
   }
   uint8_t* Row(uint8_t* pool, uint64_t block_bytes, uint64_t head_row_bytes, int seq, int64_t layer, int64_t kv_head,
                int64_t position) const;
+  // The free block `seq` takes next (see the layout above). REQUIRES: a free block.
+  int32_t NextBlock(int seq) const;
 
   int64_t context_length_;
   int num_sequences_;
@@ -89,7 +95,7 @@ class KvCache {
   int64_t blocks_total_;
   LargeBuffer keys_;    // [layer][kv_head][block][position in block] rows of head_dim elements
   LargeBuffer values_;  // same layout
-  std::vector<int32_t> free_blocks_;
+  std::set<int32_t> free_blocks_;
   std::vector<std::vector<int32_t>> block_tables_;  // per sequence, in position order
 };
 
