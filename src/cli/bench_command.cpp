@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -46,6 +47,25 @@ double GpuPeakBandwidth(int index) {
   return 0.0;
 }
 
+using TestRunner = std::function<Result<BenchResult>(int64_t n, BenchDepth depth)>;
+
+// Every prompt test, then every generation test, at each depth, in llama-bench's order.
+Status RunTests(const BenchFlags& flags, uint64_t kv_bytes_per_position, const TestRunner& prompt,
+                const TestRunner& generation, std::vector<BenchResult>* results) {
+  for (int64_t d : flags.depth) {
+    const BenchDepth depth{d, kv_bytes_per_position};
+    for (const auto& [lengths, run] : {std::pair{&flags.prompt, &prompt}, std::pair{&flags.gen, &generation}}) {
+      for (int64_t n : *lengths) {
+        if (n <= 0) continue;
+        auto r = (*run)(n, depth);
+        if (!r.ok()) return r.status();
+        results->push_back(*r);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 int RunBench(const BenchFlags& flags) {
   if (flags.output != "md" && flags.output != "json") return ReportError(InvalidArgument("-o must be md or json"));
   if (flags.repetitions < 1) return ReportError(InvalidArgument("-r must be at least 1"));
@@ -85,41 +105,29 @@ int RunBench(const BenchFlags& flags) {
     bandwidth = GpuPeakBandwidth(CudaDeviceOfName(gpu_info.substr(0, gpu_info.find_first_of(", "))).value_or(0));
     // The GPUs keep an F16 cache.
     const uint64_t kv_bytes = KvCache::BytesPerPosition(model.config(), KvCacheTypes{}) * model.config().block_count;
-    for (int64_t d : flags.depth) {
-      const BenchDepth depth{d, kv_bytes};
-      for (int64_t n : flags.prompt) {
-        if (n <= 0) continue;
-        auto r = BenchPromptOn(decoder, model, n, flags.repetitions, depth);
-        if (!r.ok()) return ReportError(r.status());
-        results.push_back(*r);
-      }
-      for (int64_t n : flags.gen) {
-        if (n <= 0) continue;
-        auto r = BenchGenerationOn(decoder, model, n, flags.repetitions, bandwidth, depth);
-        if (!r.ok()) return ReportError(r.status());
-        results.push_back(*r);
-      }
-    }
+    const Status ran = RunTests(
+        flags, kv_bytes,
+        [&](int64_t n, BenchDepth depth) { return BenchPromptOn(decoder, model, n, flags.repetitions, depth); },
+        [&](int64_t n, BenchDepth depth) {
+          return BenchGenerationOn(decoder, model, n, flags.repetitions, bandwidth, depth);
+        },
+        &results);
+    if (!ran.ok()) return ReportError(ran);
   } else {
     auto stages = PlanStages(model, flags.load, longest, *kv_types);
     if (!stages.ok()) return ReportError(stages.status());
     const uint64_t kv_bytes = KvCache::BytesPerPosition(model.config(), *kv_types) * model.config().block_count;
-    for (int64_t d : flags.depth) {
-      const BenchDepth depth{d, kv_bytes};
-      for (int64_t n : flags.prompt) {
-        if (n <= 0) continue;
-        auto r = BenchPrompt(model, pool, n, flags.repetitions, *kv_types, *stages, CpuSequenceDecoder::kPrefillBatch,
+    const Status ran = RunTests(
+        flags, kv_bytes,
+        [&](int64_t n, BenchDepth depth) {
+          return BenchPrompt(model, pool, n, flags.repetitions, *kv_types, *stages, CpuSequenceDecoder::kPrefillBatch,
                              depth);
-        if (!r.ok()) return ReportError(r.status());
-        results.push_back(*r);
-      }
-      for (int64_t n : flags.gen) {
-        if (n <= 0) continue;
-        auto r = BenchGeneration(model, pool, n, flags.repetitions, *kv_types, *stages, true, depth);
-        if (!r.ok()) return ReportError(r.status());
-        results.push_back(*r);
-      }
-    }
+        },
+        [&](int64_t n, BenchDepth depth) {
+          return BenchGeneration(model, pool, n, flags.repetitions, *kv_types, *stages, true, depth);
+        },
+        &results);
+    if (!ran.ok()) return ReportError(ran);
     // The bandwidth shown is the median of those measured before each generation repetition (or
     // one measurement when only prompts ran); the percentage pairs each repetition with its own.
     std::vector<double> bandwidths;

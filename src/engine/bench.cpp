@@ -26,10 +26,10 @@ std::string TestName(const char* kind, int64_t n, int64_t depth) {
   return kind + std::to_string(n) + (depth > 0 ? " @ d" + std::to_string(depth) : "");
 }
 
-// Tokens [begin, end) through `runner` in batches of at most `batch_size`.
-Status FeedTokens(PipelineRunner& runner, const LlamaModel& model, int64_t begin, int64_t end, int64_t batch_size) {
-  std::vector<float> logits;
-  Batch batch;
+// Tokens [begin, end) through `runner` in batches of at most `batch_size` (`batch` and `logits`
+// are the caller's, reused between timed runs).
+Status FeedTokens(PipelineRunner& runner, const LlamaModel& model, int64_t begin, int64_t end, int64_t batch_size,
+                  Batch& batch, std::vector<float>& logits) {
   for (int64_t first = begin; first < end; first += batch_size) {
     batch.Clear();
     const int64_t last = std::min(end, first + batch_size);
@@ -74,8 +74,11 @@ Result<BenchResult> BenchPrompt(const LlamaModel& model, ThreadPool& pool, int64
                                 BenchDepth depth) {
   const int64_t d = depth.n_depth;
   PipelineRunner runner(model, pool, d + n_prompt, 1, kv_types, stages);
-  RIGLM_RETURN_IF_ERROR(FeedTokens(runner, model, 0, d, batch_size));
-  return TimePrompt(n_prompt, repetitions, d, [&] { return FeedTokens(runner, model, d, d + n_prompt, batch_size); });
+  Batch batch;
+  std::vector<float> logits;
+  RIGLM_RETURN_IF_ERROR(FeedTokens(runner, model, 0, d, batch_size, batch, logits));
+  return TimePrompt(n_prompt, repetitions, d,
+                    [&] { return FeedTokens(runner, model, d, d + n_prompt, batch_size, batch, logits); });
 }
 
 Result<BenchResult> BenchPromptOn(SequenceDecoder& decoder, const LlamaModel& model, int64_t n_prompt, int repetitions,
@@ -138,9 +141,10 @@ Result<BenchResult> BenchGeneration(const LlamaModel& model, ThreadPool& pool, i
                                     KvCacheTypes kv_types, const std::vector<PipelineStage>& stages,
                                     bool measure_bandwidth, BenchDepth depth) {
   PipelineRunner runner(model, pool, std::max<int64_t>(depth.n_depth + n_gen, 1), 1, kv_types, stages);
-  RIGLM_RETURN_IF_ERROR(FeedTokens(runner, model, 0, depth.n_depth, CpuSequenceDecoder::kPrefillBatch));
   std::vector<float> logits;
   Batch batch;
+  RIGLM_RETURN_IF_ERROR(
+      FeedTokens(runner, model, 0, depth.n_depth, CpuSequenceDecoder::kPrefillBatch, batch, logits));
   auto step = [&](int32_t token, int64_t position) {
     batch.Clear();
     batch.Add(token, static_cast<int32_t>(position), 0, true);
