@@ -18,6 +18,21 @@ inline __m256 DotI8x32(__m256i a, __m256i b) {
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
+// Sum over `blocks` of block(i, acc) -> acc + block i's products, alternating between two
+// accumulators: with one, every block waits on the last one's multiply-add (Q8_0 from L2:
+// 7.8 -> 8.3 bytes per cycle; Q4_0, bound by its unpacking, about the same).
+template <typename Block>
+[[gnu::always_inline]] inline float SumBlocksTwoChains(int64_t blocks, const Block& block) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 2 <= blocks; i += 2) {
+    acc0 = block(i, acc0);
+    acc1 = block(i + 1, acc1);
+  }
+  if (i < blocks) acc0 = block(i, acc0);
+  return HorizontalSum(_mm256_add_ps(acc0, acc1));
+}
+
 float DotF32(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const float*>(w);
   const auto* b = static_cast<const float*>(x);
@@ -66,14 +81,13 @@ float DotBF16(int64_t n, const void* w, const void* x) {
 float DotQ8_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ8_0*>(w);
   const auto* b = static_cast<const BlockQ8_0*>(x);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t blk = 0; blk < n / kQ8_0BlockElements; ++blk) {
+  auto block = [&](int64_t blk, __m256 acc) {
     const __m256 d = _mm256_set1_ps(_cvtsh_ss(a[blk].scale_f16) * _cvtsh_ss(b[blk].scale_f16));
     const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[blk].quants));
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[blk].quants));
-    acc = _mm256_fmadd_ps(d, DotI8x32(qa, qb), acc);
-  }
-  return HorizontalSum(acc);
+    return _mm256_fmadd_ps(d, DotI8x32(qa, qb), acc);
+  };
+  return SumBlocksTwoChains(n / kQ8_0BlockElements, block);
 }
 
 float DotQ4_0(int64_t n, const void* w, const void* x) {
@@ -81,17 +95,16 @@ float DotQ4_0(int64_t n, const void* w, const void* x) {
   const auto* b = static_cast<const BlockQ8_0*>(x);
   const __m256i low_mask = _mm256_set1_epi8(0x0f);
   const __m256i eight = _mm256_set1_epi8(8);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t blk = 0; blk < n / kQ4_0BlockElements; ++blk) {
+  auto block = [&](int64_t blk, __m256 acc) {
     const __m256 d = _mm256_set1_ps(_cvtsh_ss(a[blk].scale_f16) * _cvtsh_ss(b[blk].scale_f16));
     const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[blk].quants));
     // Low nibbles are elements 0..15, high nibbles 16..31.
     const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
     const __m256i qa = _mm256_sub_epi8(_mm256_and_si256(both, low_mask), eight);
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[blk].quants));
-    acc = _mm256_fmadd_ps(d, DotI8x32(qa, qb), acc);
-  }
-  return HorizontalSum(acc);
+    return _mm256_fmadd_ps(d, DotI8x32(qa, qb), acc);
+  };
+  return SumBlocksTwoChains(n / kQ4_0BlockElements, block);
 }
 
 }  // namespace
