@@ -3,12 +3,12 @@
 // and back to the pool when it is released, so short sequences leave room for others. The pool
 // is laid out head by head ([layer][KV head][block][position]): a head's rows in blocks b and
 // b + 1 are adjacent, so a sequence holding consecutive blocks (one that grew alone, or a prompt
-// reserved at once) is one contiguous stream per head for attention to read. Sequences that grow
-// side by side (a server's parallel slots) are kept apart the same way: a sequence's next block
-// is the one after its last when free, and a new sequence starts halfway into the largest free
-// run when another sequence is growing into that run. Blocks holding every
-// layer and head of their positions put each head's 32 rows 512 KiB (a 1B model) from the next
-// ones: decoding after 4096 tokens spent ~36% longer in attention than over contiguous rows.
+// reserved at once) is one contiguous stream per head for attention to read. (Blocks that held
+// every layer and head of their positions put each head's 32 rows 512 KiB apart on a 1B model:
+// decoding after 4096 tokens spent ~36% longer in attention than over contiguous rows.)
+// Sequences that grow side by side (a server's parallel slots) are kept contiguous too: a
+// sequence's next block is the one after its last when free, and a new sequence starts halfway
+// into the largest free run when another sequence is growing into that run.
 // F16 by default (half the memory of F32, what llama.cpp uses); Q8_0 halves it again, for
 // heads whose width is a multiple of 32. Keys and values may differ (like llama.cpp's -ctk/-ctv).
 #pragma once
