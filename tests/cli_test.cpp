@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backend/cpu/packed.h"
 #include "test_support.h"
 
 namespace riglm {
@@ -185,6 +186,23 @@ TEST(CliTest, BenchJsonHasARecordPerTestAndDepth) {
   const auto negative = RunRiglm("bench -m " + model + " -d -1");
   EXPECT_NE(negative.exit_code, 0);
   EXPECT_NE(negative.err.find("-d"), std::string::npos) << negative.err;
+}
+
+// On CPUs with packed kernels, bench says whether they prefetch their weights and why;
+// RIGLM_WEIGHT_PREFETCH overrides the measurement.
+TEST(CliTest, BenchSaysWhetherWeightsArePrefetched) {
+  if (!cpu::HasAvx512Vnni()) GTEST_SKIP() << "no packed kernels without AVX-512 VNNI";
+  const std::string model = ShellQuote(testing::Stories260KPath());
+  const auto measured = RunRiglm("bench -m " + model + " -p 0 -n 2 -r 1");
+  ASSERT_EQ(measured.exit_code, 0) << measured.err;
+  EXPECT_NE(measured.out.find("against plain ones)"), std::string::npos) << measured.out;
+  for (const char* value : {"0", "1"}) {
+    const auto forced = RunRiglm("bench -m " + model + " -p 0 -n 2 -r 1", std::string("RIGLM_WEIGHT_PREFETCH=") + value + " ");
+    ASSERT_EQ(forced.exit_code, 0) << forced.err;
+    const std::string want = std::string("weights prefetched by software: ") + (value[0] == '1' ? "yes" : "no") +
+                             " (RIGLM_WEIGHT_PREFETCH)";
+    EXPECT_NE(forced.out.find(want), std::string::npos) << forced.out;
+  }
 }
 
 // `riglm bench --devices cuda:N` measures a GPU; where there is none (or no CUDA in the build)

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "backend/cpu/activations.h"
+#include "backend/cpu/packed.h"
 #include "backend/cpu/vec_dot.h"
 #include "tensor/quant.h"
 #include "test_support.h"
@@ -227,6 +228,16 @@ TEST(MatMulManyTest, EqualsSeparateProducts) {
 // The AVX2 activation quantizers must write exactly the scalar bytes (kernels and tests rely on
 // the scalar definition), including all-zero blocks, ties that round to even and values whose
 // product with 1/d rounds just past 127.
+// Whether the packed kernels prefetch follows the machine's measured read speeds (a ratio of two
+// bandwidths, so near 1) unless RIGLM_WEIGHT_PREFETCH decides; the CLI test covers the variable.
+TEST(PrefetchWeightsTest, FollowsTheMeasuredSpeedup) {
+  if (std::getenv("RIGLM_WEIGHT_PREFETCH") != nullptr) GTEST_SKIP() << "RIGLM_WEIGHT_PREFETCH is set";
+  const double speedup = cpu::MeasuredPrefetchSpeedup();
+  EXPECT_GT(speedup, 0.2);
+  EXPECT_LT(speedup, 5.0);
+  EXPECT_EQ(cpu::PrefetchWeights(), speedup > 1.1) << speedup;
+}
+
 TEST(QuantizeActivationsTest, Avx2WritesTheScalarBytes) {
   if (!IsaAvailable(Isa::kAvx2)) GTEST_SKIP() << "avx2: not available on this CPU";
   const int64_t n = 4096;

@@ -1,11 +1,13 @@
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "backend/cpu/bandwidth.h"
+#include "backend/cpu/packed.h"
 #include "backend/cpu/vec_dot.h"
 #include "backend/cuda/cuda_runtime.h"
 #include "cli/commands.h"
@@ -186,6 +188,12 @@ int RunBench(const BenchFlags& flags) {
                                             : (std::to_string(pool.num_threads()) +
                                                " threads, median over the generation runs").c_str(),
                 FormatBytes(bytes_per_token).c_str(), ceiling);
+    if (!on_gpu && cpu::HasAvx512Vnni()) {
+      const double speedup = cpu::MeasuredPrefetchSpeedup();
+      char why[96] = "RIGLM_WEIGHT_PREFETCH";
+      if (speedup > 0) std::snprintf(why, sizeof(why), "prefetched reads measured %+.0f%% against plain ones", 100 * (speedup - 1));
+      std::printf("weights prefetched by software: %s (%s)\n", cpu::PrefetchWeights() ? "yes" : "no", why);
+    }
   }
   for (const BenchResult& r : results) {
     if (r.n_gen <= 0 || bandwidth <= 0) continue;

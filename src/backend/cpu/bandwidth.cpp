@@ -84,4 +84,25 @@ double MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes, int repetitions) {
   return best;
 }
 
+double PrefetchedReadSpeedup() {
+  constexpr uint64_t kBytes = uint64_t{64} << 20;
+  LargeBuffer storage = AllocateLarge(kBytes + kPrefetchSlack);
+  if (storage == nullptr) return 1.0;
+  auto* words = reinterpret_cast<uint64_t*>(storage.get());
+  const uint64_t count = kBytes / sizeof(uint64_t);
+  for (uint64_t i = 0; i < count + kPrefetchSlack / sizeof(uint64_t); ++i) words[i] = i;
+  volatile uint64_t sink = 0;
+  double best_plain = 0.0, best_prefetched = 0.0;
+  for (int rep = 0; rep < 5; ++rep) {
+    for (const bool prefetched : {false, true}) {
+      const auto start = std::chrono::steady_clock::now();
+      sink = sink + (prefetched ? ReadPrefetched<4096, 0>(words, count) : ReadPlain(words, count));
+      const double rate = 1.0 / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double& best = prefetched ? best_prefetched : best_plain;
+      best = std::max(best, rate);
+    }
+  }
+  return best_prefetched / best_plain;
+}
+
 }  // namespace riglm::cpu

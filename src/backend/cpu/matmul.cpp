@@ -19,6 +19,7 @@ bool MatMulSupports(DType type) { return GetVecDotKernel(type).fn != nullptr; }
 
 void PreparePacked(WeightMatrix* w) {
   if (!CanPack(w->type, w->rows, w->cols)) return;
+  PrefetchWeights();  // decided now, while loading, not inside the first product
   w->packed = std::make_shared<const PackedWeights>(Pack(w->type, w->data, w->rows, w->cols, w->row_bytes));
 }
 

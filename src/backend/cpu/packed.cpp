@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <new>
 
+#include "backend/cpu/bandwidth.h"
 #include "tensor/quant.h"
 
 #if defined(__x86_64__)
@@ -35,6 +36,19 @@ bool HasAvx512Vnni() {
 #else
   return false;
 #endif
+}
+
+double MeasuredPrefetchSpeedup() {
+  static const double speedup = std::getenv("RIGLM_WEIGHT_PREFETCH") ? 0.0 : PrefetchedReadSpeedup();
+  return speedup;
+}
+
+bool PrefetchWeights() {
+  static const bool on = [] {
+    if (const char* env = std::getenv("RIGLM_WEIGHT_PREFETCH")) return std::strcmp(env, "0") != 0;
+    return MeasuredPrefetchSpeedup() > 1.1;
+  }();
+  return on;
 }
 
 bool CanPack(DType type, int64_t rows, int64_t cols) {

@@ -57,21 +57,24 @@ void StoreRowPairs(const __m512 (&acc)[4][T], float* y, int64_t y_stride) {
   }
 }
 
-// The weights of a tile are one long stream per row group; the hardware prefetchers alone let
-// the core stall on memory between bursts of compute. Each column's bytes are requested this far
-// ahead of their use (one-token Q4_0 products from memory measured ~40% faster, batches ~20%).
-// Non-temporal: weights are read once per token, so they should not push the activations and
-// the KV cache out of L2 and L3; one-token products of 300 MB measured 49 -> 58-68 GB/s with
-// the plain (T0) hint -> NTA on this Zen 4 (EPYC, family 25 model 17), with prompt processing unchanged.
-// 4 KiB is best for every type measured: whole 1B decoding steps alternated in one process,
-// Q4_0 and Q4_K_M against 1.5, 2 and 8 KiB; Q8_0 against 1, 1.5, 2, 3 and 6 KiB (1.5 KiB,
-// measured ~7% faster at an earlier stop, was 3-9% slower in both orders at a later one).
-// Prefetching into L2 (T1) 8 KiB ahead made products alone 5-30% faster, but whole decoding
-// steps (24 alternated rounds) of Q4_K_M 5% slower, Q4_0 6% faster and Q8_0 the same, so NTA stays.
+// Each column's bytes can be requested this far ahead of their use, non-temporally (weights are
+// read once per token, so they should not push the activations and the KV cache out of L2).
+// Whether to is measured per machine (PrefetchWeights): on this Zen 4 VM, on the first days,
+// prefetching read 30-40% faster than the hardware prefetchers alone and made one-token
+// products 24-32% faster; later the plain reads were as fast, and whole 1B decoding steps
+// without the prefetches were 3-5% faster (5-23% while the two vCPUs sat on different core
+// complexes), prompts 3-6%. 4 KiB was the best distance for every type (against 1.5, 2, 3 and
+// 8 KiB, and prefetching into L2 8 KiB ahead).
 constexpr uint64_t kPrefetchDistance = 4096;
+
+inline bool PrefetchEnabled() {
+  static const bool on = PrefetchWeights();
+  return on;
+}
 
 template <uint64_t kBytes>
 inline void PrefetchAhead(const uint8_t* column) {
+  if (!PrefetchEnabled()) return;
   for (uint64_t off = 0; off < kBytes; off += 64) {
     _mm_prefetch(reinterpret_cast<const char*>(column + kPrefetchDistance + off), _MM_HINT_NTA);
   }
