@@ -53,24 +53,26 @@ TEST(ThreadPoolTest, BalancedChunksAreWholeAndCoverEveryIndexOnce) {
   std::vector<int> covered(100, 0);
   for (const auto& [begin, end] : ranges) {
     EXPECT_EQ(begin % 8, 0);
-    EXPECT_TRUE(end - begin == 8 || end == 100) << begin << ".." << end;
+    EXPECT_TRUE((end - begin) % 8 == 0 || end == 100) << begin << ".." << end;
     for (int64_t i = begin; i < end; ++i) ++covered[i];
   }
   for (int i = 0; i < 100; ++i) EXPECT_EQ(covered[i], 1) << "index " << i;
 }
 
-// One thread is held inside its first chunk until every other chunk has run: that can only
-// happen if the other thread takes the held thread's remaining share from its back.
+// One thread is held inside its first claim (at most a quarter of its share of 20 chunks) until
+// every chunk it has not claimed has run: that can only happen if the other thread takes the held
+// thread's remaining share from its back.
 TEST(ThreadPoolTest, BalancedSplitLetsAFreeThreadTakeTheChunksOfAHeldOne) {
   ThreadPool pool(2);
-  constexpr int64_t kChunks = 40;
+  constexpr int64_t kChunks = 40, kHeldClaim = kChunks / 2 / 4;
   std::atomic<int64_t> done{0};
   std::atomic<bool> held{false};
   std::atomic<int64_t> done_when_given_up{-1};
-  pool.ParallelForBalanced(kChunks, 1, [&](int64_t begin, int64_t) {
+  pool.ParallelForBalanced(kChunks, 1, [&](int64_t begin, int64_t end) {
     if (begin == 0 && !held.exchange(true)) {
+      EXPECT_LE(end - begin, kHeldClaim);
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-      while (done.load() < kChunks - 1) {
+      while (done.load() < kChunks - (end - begin)) {
         if (std::chrono::steady_clock::now() > deadline) {
           done_when_given_up = done.load();
           break;
@@ -78,7 +80,7 @@ TEST(ThreadPoolTest, BalancedSplitLetsAFreeThreadTakeTheChunksOfAHeldOne) {
         std::this_thread::sleep_for(std::chrono::microseconds(100));
       }
     }
-    done.fetch_add(1);
+    done.fetch_add(end - begin);
   });
   EXPECT_EQ(done_when_given_up.load(), -1) << "only " << done_when_given_up.load() << " other chunks ran while one thread was held";
   EXPECT_EQ(done.load(), kChunks);

@@ -4,6 +4,7 @@
 // a sleep/wake round trip on every dispatch would cost more than small kernels take.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -73,11 +74,16 @@ class ThreadPool {
     });
   }
 
-  // Like ParallelFor, each thread first runs its own contiguous share, `chunk` at a time from
-  // its front; a thread that finishes early then takes chunks from the back of the others'
-  // shares. Decoding wants both: long sequential streams for the prefetchers, and no core idle
-  // at the end of a region while the other, started a little later or slowed down a little,
-  // finishes its static half.
+  // Like ParallelFor, each thread first runs its own contiguous share from its front, a quarter
+  // of what is left of it at a time (at least one `chunk`); a thread that finishes early then
+  // takes single chunks from the back of the others' shares, so fn(begin, end) gets one or more
+  // whole chunks. Decoding wants both: long sequential streams for the prefetchers, and no core
+  // idle at the end of a region while the other, started a little later or slowed down a little,
+  // finishes its static half. Claiming a quarter at a time rather than every chunk alone takes
+  // a locked instruction, which waits for the core's outstanding loads, ~12 times per share
+  // instead of 32: whole 1B Q4_0 decoding steps, alternated in one process, 4.6-6.6% faster while
+  // the two vCPUs of our VM sit on different core complexes (and with 64 chunks per share
+  // instead of 32), 0.5-1.2% otherwise.
   template <typename Fn>
   void ParallelForBalanced(int64_t count, int64_t chunk, const Fn& fn) {
     if (count <= 0) return;
@@ -92,10 +98,12 @@ class ThreadPool {
                              std::memory_order_relaxed);
     }
     Run([&](int thread_idx, int num_threads) {
-      auto run_chunk = [&](int64_t c) { fn(c * chunk, c + 1 < chunks ? (c + 1) * chunk : count); };
-      for (int64_t c; (c = TakeChunk(thread_idx, /*from_back=*/false)) >= 0;) run_chunk(c);
+      auto run_chunks = [&](ChunkRange r) { fn(r.first * chunk, r.end < chunks ? r.end * chunk : count); };
+      for (ChunkRange r; (r = TakeChunks(thread_idx, /*from_back=*/false)).first >= 0;) run_chunks(r);
       for (int k = 1; k < num_threads; ++k) {
-        for (int64_t c; (c = TakeChunk((thread_idx + k) % num_threads, /*from_back=*/true)) >= 0;) run_chunk(c);
+        for (ChunkRange r; (r = TakeChunks((thread_idx + k) % num_threads, /*from_back=*/true)).first >= 0;) {
+          run_chunks(r);
+        }
       }
     });
   }
@@ -119,15 +127,22 @@ class ThreadPool {
   static uint64_t PackRange(int64_t front, int64_t back) {
     return static_cast<uint64_t>(front) | static_cast<uint64_t>(back) << 32;
   }
-  // The chunk claimed from `owner`'s share, or -1 once it is empty.
-  int64_t TakeChunk(int owner, bool from_back) {
+  struct ChunkRange {
+    int64_t first = -1, end = -1;
+  };
+  // Chunks claimed from `owner`'s share: by its owner a quarter of what is left (at least one)
+  // from the front, by a thief one from the back; first is -1 once the share is empty.
+  ChunkRange TakeChunks(int owner, bool from_back) {
     std::atomic<uint64_t>& range = shares_[owner].range;
     uint64_t v = range.load(std::memory_order_relaxed);
     while (true) {
       const int64_t front = static_cast<int64_t>(v & 0xffffffffu), back = static_cast<int64_t>(v >> 32);
-      if (front >= back) return -1;
-      const uint64_t next = from_back ? PackRange(front, back - 1) : PackRange(front + 1, back);
-      if (range.compare_exchange_weak(v, next, std::memory_order_relaxed)) return from_back ? back - 1 : front;
+      if (front >= back) return {};
+      const int64_t take = from_back ? 1 : std::max<int64_t>(1, (back - front) / 4);
+      const uint64_t next = from_back ? PackRange(front, back - 1) : PackRange(front + take, back);
+      if (range.compare_exchange_weak(v, next, std::memory_order_relaxed)) {
+        return from_back ? ChunkRange{back - 1, back} : ChunkRange{front, front + take};
+      }
     }
   }
   void WorkerLoop(int thread_idx);
