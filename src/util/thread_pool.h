@@ -79,11 +79,11 @@ class ThreadPool {
   // takes single chunks from the back of the others' shares, so fn(begin, end) gets one or more
   // whole chunks. Decoding wants both: long sequential streams for the prefetchers, and no core
   // idle at the end of a region while the other, started a little later or slowed down a little,
-  // finishes its static half. Claiming a quarter at a time rather than every chunk alone takes
-  // a locked instruction, which waits for the core's outstanding loads, ~12 times per share
-  // instead of 32: whole 1B Q4_0 decoding steps, alternated in one process, 4.6-6.6% faster while
-  // the two vCPUs of our VM sit on different core complexes (and with 64 chunks per share
-  // instead of 32), 0.5-1.2% otherwise.
+  // finishes its static half. Every claim is a locked instruction, which also orders the core's
+  // memory accesses (our guess at why fewer help); claiming a quarter at a time takes ~15 of
+  // them for a share of 64 chunks instead of 64. Whole 1B Q4_0 decoding steps, alternated in one
+  // process against single claims of 32 chunks: 6.6% faster while the two vCPUs of our VM sit
+  // on different core complexes, 1.2% otherwise.
   template <typename Fn>
   void ParallelForBalanced(int64_t count, int64_t chunk, const Fn& fn) {
     if (count <= 0) return;

@@ -61,7 +61,7 @@ void StoreRowPairs(const __m512 (&acc)[4][T], float* y, int64_t y_stride) {
 // read once per token, so they should not push the activations and the KV cache out of L2).
 // Whether to is measured per machine (PrefetchWeights): on this Zen 4 VM, on the first days,
 // prefetching read 30-40% faster than the hardware prefetchers alone and made one-token
-// products 24-32% faster; later the plain reads were as fast, and whole 1B decoding steps
+// products 24-32% faster; later plain reads were 7-20% faster, and whole 1B decoding steps
 // without the prefetches were 3-5% faster (5-23% while the two vCPUs sat on different core
 // complexes), prompts 3-6%. 4 KiB was the best distance for every type (against 1.5, 2, 3 and
 // 8 KiB, and prefetching into L2 8 KiB ahead).
