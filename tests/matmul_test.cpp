@@ -225,9 +225,6 @@ TEST(MatMulManyTest, EqualsSeparateProducts) {
   }
 }
 
-// The AVX2 activation quantizers must write exactly the scalar bytes (kernels and tests rely on
-// the scalar definition), including all-zero blocks, ties that round to even and values whose
-// product with 1/d rounds just past 127.
 // Whether the packed kernels prefetch follows the machine's measured read speeds (a ratio of two
 // bandwidths, so near 1) unless RIGLM_WEIGHT_PREFETCH decides; the CLI test covers the variable.
 TEST(PrefetchWeightsTest, FollowsTheMeasuredSpeedup) {
@@ -238,6 +235,9 @@ TEST(PrefetchWeightsTest, FollowsTheMeasuredSpeedup) {
   EXPECT_EQ(cpu::PrefetchWeights(), speedup > 1.1) << speedup;
 }
 
+// The AVX2 activation quantizers must write exactly the scalar bytes (kernels and tests rely on
+// the scalar definition), including all-zero blocks, ties that round to even and values whose
+// product with 1/d rounds just past 127.
 TEST(QuantizeActivationsTest, Avx2WritesTheScalarBytes) {
   if (!IsaAvailable(Isa::kAvx2)) GTEST_SKIP() << "avx2: not available on this CPU";
   const int64_t n = 4096;
