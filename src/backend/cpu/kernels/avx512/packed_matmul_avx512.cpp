@@ -193,6 +193,15 @@ void TileQ4_K(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t
     PrefetchAhead<kQ4_KHeadBytes>(prefetch, col);
     const BlockQ8_K* a[T];
     for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act[t]) + b;
+    // A 16-row group of a wide matrix streams past the L1 cache between two reads of the same
+    // activation block (76 KiB at width 8192), so one token's next block is asked for a column
+    // ahead. One-token products of width 8192 from memory, one thread: Q5_K 1.22-1.27x, Q4_K
+    // 1.08-1.09x; 1.01-1.03 at width 2048, where the group and the activations fit in L1.
+    if constexpr (T == 1) {
+      const char* next = reinterpret_cast<const char*>(a[0] + 1);
+      for (uint64_t off = 0; off < sizeof(BlockQ8_K); off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+      _mm_prefetch(next + sizeof(BlockQ8_K) - 1, _MM_HINT_T0);
+    }
     __m512i total[T];
     for (int t = 0; t < T; ++t) total[t] = _mm512_setzero_si512();
     // The head's scales and minima are loaded before the chunks, though used after them: loaded
