@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "backend/cpu/activations.h"
@@ -256,6 +258,39 @@ TEST(QuantizeActivationsTest, Avx2WritesTheScalarBytes) {
       QuantizeQ8_KAvx2(x.data(), avx2.data(), n);
     }
     EXPECT_EQ(scalar, avx2) << "avx2 " << DTypeName(type);
+  }
+}
+
+// The per-block words the packed 32-element kernels read: the AVX2 and portable versions agree
+// with the definition (offset times the quants' sum, or scale times it for types with minima;
+// then the scale), computed here from the blocks directly.
+TEST(QuantizeActivationsTest, BlockTermsFollowTheirDefinition) {
+  const int64_t n = 1024, blocks = n / kQ8_0BlockElements;
+  std::vector<float> x = RandomFloats(n, 93, 2.0f);
+  for (int i = 0; i < 32; ++i) x[i] = 0.0f;   // zero block
+  for (int i = 32; i < 64; ++i) x[i] = 5.0f;  // every quant 127: the largest sum
+  std::vector<uint8_t> q(RowBytes(DType::kQ8_0, n));
+  QuantizeRow(DType::kQ8_0, x.data(), q.data(), n);
+  const auto* block = reinterpret_cast<const BlockQ8_0*>(q.data());
+  for (int8_t v : block[1].quants) ASSERT_EQ(v, 127);
+  struct Case { int32_t offset; bool has_min; };
+  for (const Case c : {Case{8, false}, Case{16, false}, Case{128, false}, Case{0, true}}) {
+    std::vector<int32_t> expected(2 * blocks), scalar(2 * blocks, -1), avx2(2 * blocks, -1);
+    for (int64_t b = 0; b < blocks; ++b) {
+      int32_t sum = 0;
+      for (int8_t v : block[b].quants) sum += v;
+      const float scale = HalfToFloat(block[b].scale_f16);
+      expected[2 * b] = c.has_min ? std::bit_cast<int32_t>(scale * static_cast<float>(sum)) : -c.offset * sum;
+      expected[2 * b + 1] = std::bit_cast<int32_t>(scale);
+    }
+    Q8_0BlockTermsScalar(c.offset, c.has_min, q.data(), blocks, scalar.data());
+    EXPECT_EQ(expected, scalar) << "scalar, offset " << c.offset;
+    if (!IsaAvailable(Isa::kAvx2)) {
+      std::printf("[ SKIPPED  ] avx2 block terms: not available on this CPU\n");
+      continue;
+    }
+    Q8_0BlockTermsAvx2(c.offset, c.has_min, q.data(), blocks, avx2.data());
+    EXPECT_EQ(expected, avx2) << "avx2, offset " << c.offset;
   }
 }
 

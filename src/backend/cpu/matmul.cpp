@@ -1,7 +1,6 @@
 #include "backend/cpu/matmul.h"
 
 #include <algorithm>
-#include <bit>
 
 #include "backend/cpu/activations.h"
 #include "backend/cpu/vec_dot.h"
@@ -47,20 +46,8 @@ void PreparePackedActivations(DType type, int64_t cols, const float* x, int64_t 
         continue;
       }
       if (!IsPackedLegacy(type)) continue;
-      // Per block: the correction for the weights' stored offset times the sum of the
-      // activations (or that sum itself, in float, for the formats with minima), and the
-      // activation scale as f32, so the kernel broadcasts both from memory.
-      const bool has_min = type == DType::kQ4_1 || type == DType::kQ5_1;
-      const int32_t offset = type == DType::kQ4_0 ? 8 : type == DType::kQ5_0 ? 16 : has_min ? 0 : 128;
-      const auto* q = reinterpret_cast<const BlockQ8_0*>(scratch.activations.data() + t * act_row_bytes);
-      int32_t* terms = scratch.activation_sums.data() + 2 * t * blocks;
-      for (int64_t b = 0; b < blocks; ++b) {
-        int32_t sum = 0;
-        for (int j = 0; j < kQ8_0BlockElements; ++j) sum += q[b].quants[j];
-        const float scale = HalfToFloat(q[b].scale_f16);
-        terms[2 * b] = has_min ? std::bit_cast<int32_t>(scale * static_cast<float>(sum)) : -offset * sum;
-        terms[2 * b + 1] = std::bit_cast<int32_t>(scale);
-      }
+      Q8_0BlockTerms(type, scratch.activations.data() + t * act_row_bytes, blocks,
+                     scratch.activation_sums.data() + 2 * t * blocks);
     }
   });
 }
