@@ -197,7 +197,7 @@ void TileQ4_K(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t
     // activation block (76 KiB at width 8192), so one token's next block is asked for a column
     // ahead. One-token products of width 8192 from memory, one thread: Q5_K 1.22-1.27x, Q4_K
     // 1.08-1.09x; 1.01-1.03 at width 2048, where the group and the activations fit in L1.
-    if constexpr (T == 1) {
+    if (T == 1 && b + 1 < blocks) {
       const char* next = reinterpret_cast<const char*>(a[0] + 1);
       for (uint64_t off = 0; off < sizeof(BlockQ8_K); off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
       _mm_prefetch(next + sizeof(BlockQ8_K) - 1, _MM_HINT_T0);
