@@ -10,6 +10,7 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <utility>
 
 #include "backend/cpu/packed.h"
 #include "tensor/quant.h"
@@ -64,15 +65,21 @@ void StoreRowPairs(const __m512 (&acc)[4][T], float* y, int64_t y_stride) {
 // products 24-32% faster; later plain reads were 7-20% faster, and whole 1B decoding steps
 // without the prefetches were 3-5% faster (5-23% while the two vCPUs sat on different core
 // complexes), prompts 3-6%. 4 KiB was the best distance for every type (against 1.5, 2, 3 and
-// 8 KiB, and prefetching into L2 8 KiB ahead).
+// 8 KiB, and prefetching into L2 8 KiB ahead). (From 1664474 until PrefetchAhead was written
+// out, the compiler had dropped the requests: what was measured there was no prefetching.) On
+// a Zen 5 VM (EPYC, 2 vCPUs), 2 threads, alternated in one process: whole 1B decoding steps
+// with the requests, Q4_0 1.07-1.09x, Q8_0 1.00x, Q4_K_M 1.04-1.11x (its Q6_K products 1.43x).
+// Q4_K and Q5_K tiles ask for nothing (see TileQ4_K).
 constexpr uint64_t kPrefetchDistance = 4096;
 
+// One request per line, written out: as a loop under `if (prefetch)`, GCC 12 at -O2 and -O3
+// dropped the requests altogether (every kernel ran without them from 1664474 on).
 template <uint64_t kBytes>
 inline void PrefetchAhead(bool prefetch, const uint8_t* column) {
   if (!prefetch) return;
-  for (uint64_t off = 0; off < kBytes; off += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(column + kPrefetchDistance + off), _MM_HINT_NTA);
-  }
+  [&]<uint64_t... kLine>(std::integer_sequence<uint64_t, kLine...>) {
+    (_mm_prefetch(reinterpret_cast<const char*>(column + kPrefetchDistance + 64 * kLine), _MM_HINT_NTA), ...);
+  }(std::make_integer_sequence<uint64_t, (kBytes + 63) / 64>{});
 }
 
 // 4 bytes as one 32-bit word, for broadcasting from memory.
@@ -177,8 +184,11 @@ void TileLegacy(bool prefetch, const uint8_t* group, uint64_t group_bytes, int64
 // are multiplied in place (16 times their value) and shifted back once per sub-block. Against
 // 8-row groups scaled per row pair, this is half the instructions per weight byte.
 // Q5_K (kFiveBit) adds 16 to the nibbles its masks name, so its high nibbles are shifted down.
+// No software prefetches: with them (a chunk's lines at a time, 4 KiB ahead), on the Zen 5 VM,
+// one-token Q4_K products ran 1.09-1.15x and Q5_K 1.13x slower, whole 1B Q4_K_M and Q5_K_M
+// decoding steps 1.05-1.07x.
 template <int T, bool kFiveBit>
-void TileQ4_K(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t* const* act,
+void TileQ4_K(const uint8_t* group, int64_t blocks, const uint8_t* const* act,
               const int16_t* const* sums32, float* y, int64_t y_stride) {
   constexpr uint64_t kChunkBytes = Q4_KChunkBytes(kFiveBit);
   constexpr uint64_t kColumnBytes = Q4_KColumnBytes(kFiveBit);
@@ -190,7 +200,6 @@ void TileQ4_K(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   const uint8_t* col = group;
   for (int64_t b = 0; b < blocks; ++b, col += kColumnBytes) {
-    PrefetchAhead<kQ4_KHeadBytes>(prefetch, col);
     const BlockQ8_K* a[T];
     for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act[t]) + b;
     // A 16-row group of a wide matrix streams past the L1 cache between two reads of the same
@@ -229,9 +238,6 @@ void TileQ4_K(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t
       for (int c = 0; c < kChains; ++c) {
         for (int t = 0; t < T; ++t) lo_sum[c][t] = hi_sum[c][t] = _mm512_setzero_si512();
       }
-      // A column is 2.3 KiB: asked for a chunk at a time. All at once, one-token products from
-      // memory read at 75% of the bandwidth instead of 85-92%.
-      PrefetchAhead<kChunkBytes>(prefetch, vectors);
       for (int j = 0; j < 8; ++j) {
         const __m512i w = _mm512_loadu_si512(vectors + 64 * j);
         __m512i lo = _mm512_and_si512(w, low_mask), hi;
@@ -315,9 +321,9 @@ void TileQ6_K(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t
         for (int j = 4 * sub_half; j < 4 * sub_half + 4; ++j) {
           const uint8_t* v = col + kQ6_KHeadBytes + 192 * (8 * half + j);
           // The 3.3 KiB column is asked for three lines at a time, each step the lines it reads.
-          // Asked for four steps' 12 lines at once, one-token products from memory ran slower,
-          // with either hint: on this Zen 5 VM, 2 threads, width 2048 and 8192, in one process
-          // with the order balanced, 34-35 -> 41 GB/s at 41-43 GB/s read (1.17-1.21x).
+          // On the Zen 5 VM, 2 threads, width 2048, in one process with the order balanced,
+          // one-token products from memory ran at 67 GB/s so, 47 with four steps' 12 lines
+          // asked for at once and 45-46 with nothing asked for (63.5 GB/s read).
           PrefetchAhead<192>(prefetch, v);
           const __m512i w0 = _mm512_loadu_si512(v);
           const __m512i w1 = _mm512_loadu_si512(v + 64);
@@ -504,9 +510,9 @@ void Tile(bool prefetch, const PackedWeights& w, const uint8_t* group, int group
   } else if (w.type == DType::kQ2_K) {
     TileQ2_K<T>(prefetch, group, w.cols / kQK, act, y, y_stride);
   } else if (w.type == DType::kQ5_K) {
-    TileQ4_K<T, true>(prefetch, group, w.cols / kQK, act, sums32, y, y_stride);
+    TileQ4_K<T, true>(group, w.cols / kQK, act, sums32, y, y_stride);
   } else {
-    TileQ4_K<T, false>(prefetch, group, w.cols / kQK, act, sums32, y, y_stride);
+    TileQ4_K<T, false>(group, w.cols / kQK, act, sums32, y, y_stride);
   }
 }
 
