@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <vector>
 
+#include "backend/cpu/packed.h"
 #include "util/large_buffer.h"
 
 namespace riglm::cpu {
@@ -81,9 +83,17 @@ double MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes, int repetitions) {
                    });
   double best = 0.0;
   volatile uint64_t sink = 0;
+  using Reader = uint64_t (*)(const uint64_t*, uint64_t);
+  std::vector<Reader> readers = {&ReadPlain, &ReadPrefetched<4096, 0>, &ReadPrefetched<8192, 2>,
+                                 &ReadPrefetched<16384, 0, true>};
+  if (HasAvx512Vnni()) {
+    readers.push_back([](const uint64_t* words, uint64_t count) {
+      return ReadPrefetchedAvx512(reinterpret_cast<const uint8_t*>(words), count * sizeof(uint64_t));
+    });
+  }
   // The best of the readers, alternated so that all see the machine's swings alike.
   for (int rep = 0; rep < repetitions; ++rep) {
-    for (auto* read : {&ReadPlain, &ReadPrefetched<4096, 0>, &ReadPrefetched<8192, 2>, &ReadPrefetched<16384, 0, true>}) {
+    for (const Reader read : readers) {
       const auto start = std::chrono::steady_clock::now();
       pool.Run([&](int thread_idx, int num_threads) {
         const uint64_t begin = words * thread_idx / num_threads & ~uint64_t{7};
