@@ -116,8 +116,9 @@ bool HasAvx512Vnni();
 // process, PrefetchedReadSpeedup). On some machines the hardware prefetchers alone stream the
 // weights fastest and the extra requests only cost (a Zen 4 VM: plain reads 7-20% faster). On a
 // Zen 5 VM a plain reader measured from 8% faster to 24% slower from one process to the next,
-// while the kernels never ran slower with the requests: whole 1B Q4_0 decoding steps 1.07-1.09x,
-// Q6_K products 1.45x. RIGLM_WEIGHT_PREFETCH=0 or 1 decides instead.
+// while the kernels that make the requests never ran slower with them: whole 1B Q4_0 decoding
+// steps 1.07-1.09x, Q6_K products 1.45x (the Q4_K and Q5_K tiles, which did, make none).
+// RIGLM_WEIGHT_PREFETCH=0 or 1 decides instead.
 bool PrefetchWeights();
 // The speedup PrefetchWeights decided on; 0 when RIGLM_WEIGHT_PREFETCH decided.
 double MeasuredPrefetchSpeedup();

@@ -312,7 +312,7 @@ void TileQ6_K(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t
         // isum[g]: sub-block 8 half + 2 g + sub_half, elements 128 half + 32 g + 16 sub_half..,
         // starting from -32 times the activations' sum for the +32 (against subtracting it at
         // the end: 32 fewer instructions in 426 per column, one-token products from memory
-        // 1.06x on this Zen 5 VM).
+        // 1.06x on the Zen 5 VM, measured without prefetches).
         __m512i isum[4][T];
         for (int g = 0; g < 4; ++g) {
           for (int t = 0; t < T; ++t) isum[g][t] = _mm512_set1_epi32(-32 * a[t]->sums[8 * half + 2 * g + sub_half]);
@@ -322,8 +322,8 @@ void TileQ6_K(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t
           const uint8_t* v = col + kQ6_KHeadBytes + 192 * (8 * half + j);
           // The 3.3 KiB column is asked for three lines at a time, each step the lines it reads.
           // On the Zen 5 VM, 2 threads, width 2048, in one process with the order balanced,
-          // one-token products from memory ran at 67 GB/s so, 47 with four steps' 12 lines
-          // asked for at once and 45-46 with nothing asked for (63.5 GB/s read).
+          // one-token products from memory ran at 67 GB/s this way, at 47 with four steps' 12
+          // lines asked for at once and at 45-46 with nothing asked for (63.5 GB/s read).
           PrefetchAhead<192>(prefetch, v);
           const __m512i w0 = _mm512_loadu_si512(v);
           const __m512i w1 = _mm512_loadu_si512(v + 64);
