@@ -46,7 +46,7 @@ double MeasuredPrefetchSpeedup() {
 bool PrefetchWeights() {
   static const bool on = [] {
     if (const char* env = std::getenv("RIGLM_WEIGHT_PREFETCH")) return std::strcmp(env, "0") != 0;
-    return MeasuredPrefetchSpeedup() > 0.9;
+    return MeasuredPrefetchSpeedup() > kPrefetchMinSpeedup;
   }();
   return on;
 }

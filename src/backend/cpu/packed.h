@@ -120,6 +120,8 @@ bool HasAvx512Vnni();
 // steps 1.07-1.09x, Q6_K products 1.45x (the Q4_K and Q5_K tiles, which did, make none).
 // RIGLM_WEIGHT_PREFETCH=0 or 1 decides instead.
 bool PrefetchWeights();
+// The least MeasuredPrefetchSpeedup at which PrefetchWeights says yes (exclusive).
+constexpr double kPrefetchMinSpeedup = 0.9;
 // The speedup PrefetchWeights decided on; 0 when RIGLM_WEIGHT_PREFETCH decided.
 double MeasuredPrefetchSpeedup();
 
