@@ -12,8 +12,11 @@
 namespace riglm::cpu {
 namespace {
 
+// How far ahead the page-start reader asks for the first lines of each page.
+constexpr uint64_t kPageStartDistance = 16384;
 // How far ahead the prefetching readers ask for lines, at most (and a line more).
-constexpr uint64_t kPrefetchSlack = 16384 + 128;
+constexpr uint64_t kPrefetchSlack = kPageStartDistance + 128;
+static_assert(kAvx512ReadAhead + 128 <= kPrefetchSlack);
 
 // Plain loads: what hardware prefetchers alone reach.
 uint64_t ReadPlain(const uint64_t* words, uint64_t count) {
@@ -85,7 +88,7 @@ double MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes, int repetitions) {
   volatile uint64_t sink = 0;
   using Reader = uint64_t (*)(const uint64_t*, uint64_t);
   std::vector<Reader> readers = {&ReadPlain, &ReadPrefetched<4096, 0>, &ReadPrefetched<8192, 2>,
-                                 &ReadPrefetched<16384, 0, true>};
+                                 &ReadPrefetched<kPageStartDistance, 0, true>};
   if (HasAvx512Vnni()) {
     readers.push_back([](const uint64_t* words, uint64_t count) {
       return ReadPrefetchedAvx512(reinterpret_cast<const uint8_t*>(words), count * sizeof(uint64_t));

@@ -9,8 +9,8 @@ namespace riglm::cpu {
 uint64_t ReadPrefetchedAvx512(const uint8_t* bytes, uint64_t n) {
   __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
   for (uint64_t i = 0; i + 128 <= n; i += 128) {
-    _mm_prefetch(reinterpret_cast<const char*>(bytes + i + 4096), _MM_HINT_NTA);
-    _mm_prefetch(reinterpret_cast<const char*>(bytes + i + 4096 + 64), _MM_HINT_NTA);
+    _mm_prefetch(reinterpret_cast<const char*>(bytes + i + kAvx512ReadAhead), _MM_HINT_NTA);
+    _mm_prefetch(reinterpret_cast<const char*>(bytes + i + kAvx512ReadAhead + 64), _MM_HINT_NTA);
     a = _mm512_xor_si512(a, _mm512_loadu_si512(bytes + i));
     b = _mm512_xor_si512(b, _mm512_loadu_si512(bytes + i + 64));
   }
