@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdio>
@@ -132,26 +133,34 @@ namespace {
 
 // The packed AVX-512 VNNI path against dequantize-then-float64, for token counts that exercise
 // every tile width (1..8) and remainders, and row counts whose threads' shares hold single row
-// groups (48 rows) or pairs of them with one left over (528).
-void CheckPackedMatMul(DType type, int64_t rows) {
+// groups (48 rows) or pairs of them with one left over (528); with `isa`'s kernels. `extreme`:
+// weights and activations at the ends of their quantized ranges, where partial sums in 16 bits
+// (the AVX2 kernels') would overflow first: blocks of one -8 and 31 sevens (Q4_0 nibbles 0 and 15)
+// and activations all 1 (127 once quantized).
+void CheckPackedMatMul(DType type, int64_t rows, Isa isa, bool extreme = false) {
   const int64_t cols = 512;
-  if (!CanPack(type, rows, cols)) {
-    std::printf("[  SKIPPED ] packed %s: this CPU has no AVX-512 VNNI (or RIGLM_NO_PACK is set)\n",
-                std::string(DTypeName(type)).c_str());
-    GTEST_SKIP() << "avx512vnni: not available";
+  const std::string isa_name(IsaName(isa));
+  if (!CanPack(type, rows, cols, isa)) {
+    std::printf("[  SKIPPED ] packed %s on %s: this CPU cannot run %s (or RIGLM_NO_PACK is set)\n",
+                std::string(DTypeName(type)).c_str(), isa_name.c_str(), isa_name.c_str());
+    GTEST_SKIP() << isa_name << ": not available";
   }
+  std::printf("packed %s on %s\n", std::string(DTypeName(type)).c_str(), isa_name.c_str());
   std::vector<float> values = RandomFloats(rows * cols, 51, 1.0f);
+  if (extreme) {
+    for (int64_t i = 0; i < rows * cols; ++i) values[i] = i % 32 == 0 ? -8.0f : 7.0f;
+  }
   std::vector<uint8_t> weights(RowBytes(type, rows * cols));
   QuantizeRow(type, values.data(), weights.data(), rows * cols);
   std::vector<float> dequantized(rows * cols);
   DequantizeRow(type, weights.data(), dequantized.data(), rows * cols);
   WeightMatrix w{type, weights.data(), rows, cols, RowBytes(type, cols), nullptr};
-  PreparePacked(&w);
-  ASSERT_NE(w.packed, nullptr);
+  w.packed = std::make_shared<const PackedWeights>(Pack(type, w.data, rows, cols, w.row_bytes, isa));
   ThreadPool pool(2);
   MatMulScratch scratch;
   for (int64_t tokens : {1, 2, 3, 4, 5, 7, 8, 9, 19}) {
-    const std::vector<float> x = RandomFloats(tokens * cols, 52 + tokens, 2.0f);
+    std::vector<float> x = RandomFloats(tokens * cols, 52 + tokens, 2.0f);
+    if (extreme) std::fill(x.begin(), x.end(), 1.0f);
     std::vector<float> y(tokens * rows);
     MatMul(w, x.data(), tokens, y.data(), pool, scratch);
     for (int64_t t = 0; t < tokens; ++t) {
@@ -168,7 +177,7 @@ void CheckPackedMatMul(DType type, int64_t rows) {
 class PackedMatMulTest : public ::testing::TestWithParam<DType> {};
 
 TEST_P(PackedMatMulTest, MatchesDequantizedFloat64) {
-  for (int64_t rows : {48, 528}) CheckPackedMatMul(GetParam(), rows);
+  for (int64_t rows : {48, 528}) CheckPackedMatMul(GetParam(), rows, Isa::kAvx512Vnni);
 }
 
 INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType::kQ4_0, DType::kQ8_0, DType::kQ4_1, DType::kQ5_0,
@@ -176,6 +185,29 @@ INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatMulTest, ::testing::Values(DType:
                                                                   DType::kQ3_K, DType::kQ4_K, DType::kQ5_K,
                                                                   DType::kQ6_K),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
+
+// The AVX2 kernels read the same layout, for the 32-element formats without fifth bits.
+class PackedAvx2MatMulTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(PackedAvx2MatMulTest, MatchesDequantizedFloat64) {
+  for (int64_t rows : {48, 528}) CheckPackedMatMul(GetParam(), rows, Isa::kAvx2);
+}
+
+TEST_P(PackedAvx2MatMulTest, DoesNotSaturateAtTheEndsOfTheRanges) {
+  CheckPackedMatMul(GetParam(), 48, Isa::kAvx2, /*extreme=*/true);
+}
+
+INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedAvx2MatMulTest,
+                         ::testing::Values(DType::kQ4_0, DType::kQ4_1, DType::kQ8_0, DType::kIQ4_NL),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
+
+TEST(PackedAvx2MatMulTest, TakesOnlyTheTypesItHasKernelsFor) {
+  if (!IsaAvailable(Isa::kAvx2)) GTEST_SKIP() << "avx2: not available";
+  for (DType type : {DType::kQ5_0, DType::kQ5_1, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K,
+                     DType::kQ6_K}) {
+    EXPECT_FALSE(CanPack(type, 64, 512, Isa::kAvx2)) << DTypeName(type);
+  }
+}
 
 }  // namespace
 }  // namespace riglm::cpu

@@ -88,7 +88,9 @@ int RunBench(const BenchFlags& flags) {
   ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
   const uint64_t bytes_per_token = WeightBytesPerToken(model);
   std::vector<BenchResult> results;
-  const std::string cpu_isa(cpu::IsaName(cpu::BestIsa()));
+  std::string cpu_isa(cpu::IsaName(cpu::BestIsa()));
+  // RIGLM_PACKED_ISA can run another ISA's packed kernels: the table says which ran.
+  if (cpu::PackedIsa() != cpu::BestIsa()) cpu_isa += ", packed " + std::string(cpu::IsaName(cpu::PackedIsa()));
   bool on_gpu = false;
   std::string gpu_info;  // the GPU's name when one runs the test
   double bandwidth = 0.0;

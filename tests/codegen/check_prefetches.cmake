@@ -1,10 +1,10 @@
-# Fails unless the object code of the packed AVX-512 kernels and of the AVX-512 bandwidth reader
-# holds software prefetches (prefetchnta). GCC 12 once dropped all the kernels' requests without
-# a word (a loop of _mm_prefetch under a runtime flag), and every kernel ran without them for
-# weeks; only the instructions tell.
+# Fails unless the object code of the packed kernels (AVX-512 and AVX2) and of the AVX-512
+# bandwidth reader holds software prefetches (prefetchnta). GCC 12 once dropped all the kernels'
+# requests without a word (a loop of _mm_prefetch under a runtime flag), and every kernel ran
+# without them for weeks; only the instructions tell.
 # Arguments: -DOBJECTS="a.o|b.o|..." -DOBJDUMP=path
 string(REPLACE "|" ";" objects "${OBJECTS}")
-foreach(name packed_matmul_avx512 read_avx512)
+foreach(name packed_matmul_avx512 packed_matmul_avx2 read_avx512)
   set(found "")
   foreach(object ${objects})
     if(object MATCHES "/${name}\\.cpp\\.o$")

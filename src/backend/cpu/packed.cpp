@@ -14,7 +14,10 @@
 
 namespace riglm::cpu {
 
-// Defined in kernels/avx512/.
+// Defined in kernels/avx2/ and kernels/avx512/.
+void PackedMatMulAvx2(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,
+                      uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y,
+                      int64_t y_stride);
 void PackedMatMulAvx512(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,
                         uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y,
                         int64_t y_stride);
@@ -51,9 +54,24 @@ bool PrefetchWeights() {
   return on;
 }
 
-bool CanPack(DType type, int64_t rows, int64_t cols) {
+Isa PackedIsa() {
+  static const Isa isa = [] {
+    // RIGLM_PACKED_ISA=avx2 runs the AVX2 kernels on a CPU that also has AVX-512 (to compare).
+    const char* env = std::getenv("RIGLM_PACKED_ISA");
+    if (env != nullptr && std::strcmp(env, "avx2") == 0 && IsaAvailable(Isa::kAvx2)) return Isa::kAvx2;
+    if (IsaAvailable(Isa::kAvx512Vnni)) return Isa::kAvx512Vnni;
+    return IsaAvailable(Isa::kAvx2) ? Isa::kAvx2 : Isa::kScalar;
+  }();
+  return isa;
+}
+
+bool CanPack(DType type, int64_t rows, int64_t cols, Isa isa) {
   if (std::getenv("RIGLM_NO_PACK") != nullptr) return false;  // for comparisons and tests
-  if (!HasAvx512Vnni()) return false;
+  if (isa == Isa::kScalar || !IsaAvailable(isa)) return false;
+  if (isa == Isa::kAvx2 && type != DType::kQ4_0 && type != DType::kQ4_1 && type != DType::kQ8_0 &&
+      type != DType::kIQ4_NL) {
+    return false;
+  }
   if (IsPackedLegacy(type)) return rows % kPackRowsLegacy == 0 && cols % 64 == 0;
   return IsPackedK(type) && rows % PackRows(type) == 0 && cols % kQK == 0;
 }
@@ -236,18 +254,32 @@ PackedWeights PackQ3_K(const uint8_t* data, int64_t rows, int64_t cols, uint64_t
 
 }  // namespace
 
-PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes) {
-  if (type == DType::kQ4_K) return PackQ4_KOrQ5_K<BlockQ4_K>(type, data, rows, cols, row_bytes);
-  if (type == DType::kQ5_K) return PackQ4_KOrQ5_K<BlockQ5_K>(type, data, rows, cols, row_bytes);
-  if (type == DType::kQ6_K) return PackQ6_K(data, rows, cols, row_bytes);
-  if (type == DType::kQ3_K) return PackQ3_K(data, rows, cols, row_bytes);
-  if (type == DType::kQ2_K) return PackQ2_K(data, rows, cols, row_bytes);
-  return PackLegacy(type, data, rows, cols, row_bytes);
+PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes, Isa isa) {
+  PackedWeights p;
+  if (type == DType::kQ4_K) {
+    p = PackQ4_KOrQ5_K<BlockQ4_K>(type, data, rows, cols, row_bytes);
+  } else if (type == DType::kQ5_K) {
+    p = PackQ4_KOrQ5_K<BlockQ5_K>(type, data, rows, cols, row_bytes);
+  } else if (type == DType::kQ6_K) {
+    p = PackQ6_K(data, rows, cols, row_bytes);
+  } else if (type == DType::kQ3_K) {
+    p = PackQ3_K(data, rows, cols, row_bytes);
+  } else if (type == DType::kQ2_K) {
+    p = PackQ2_K(data, rows, cols, row_bytes);
+  } else {
+    p = PackLegacy(type, data, rows, cols, row_bytes);
+  }
+  p.isa = isa;
+  return p;
 }
 
 void PackedMatMul(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,
                   uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y, int64_t y_stride) {
-  PackedMatMulAvx512(w, group_begin, group_end, activations, act_row_bytes, act_sums, num_tokens, y, y_stride);
+  if (w.isa == Isa::kAvx2) {
+    PackedMatMulAvx2(w, group_begin, group_end, activations, act_row_bytes, act_sums, num_tokens, y, y_stride);
+  } else {
+    PackedMatMulAvx512(w, group_begin, group_end, activations, act_row_bytes, act_sums, num_tokens, y, y_stride);
+  }
 }
 
 }  // namespace riglm::cpu

@@ -1,13 +1,15 @@
 // Weights repacked at load time into the layout the AVX-512 VNNI kernels read fastest: groups
 // of 16 (32-element formats) or 8 rows (K-quants) interleaved column by column, so one vector load
-// feeds several rows and the activation block is loaded once for all of them. Goals: fewer
-// instructions per weight byte, so decoding runs at memory speed on few cores. Non-goals: the
-// other formats (they keep their GGUF layout and the row-by-row kernels).
+// feeds several rows and the activation block is loaded once for all of them. CPUs with AVX2 but
+// not AVX-512 VNNI read the same layout for Q4_0, Q4_1, Q8_0 and IQ4_NL (kernels/avx2/). Goals:
+// fewer instructions per weight byte, so decoding runs at memory speed on few cores. Non-goals:
+// the other formats (they keep their GGUF layout and the row-by-row kernels).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 
+#include "backend/cpu/vec_dot.h"
 #include "tensor/dtype.h"
 #include "util/large_buffer.h"
 
@@ -71,6 +73,7 @@ struct PackedWeights {
   int64_t cols = 0;
   int64_t group_rows = 0;    // PackRows(type)
   uint64_t group_bytes = 0;  // bytes of one group of rows
+  Isa isa = Isa::kAvx512Vnni;  // whose kernels compute with it (PackedMatMul)
   LargeBuffer data;
 
   const uint8_t* group(int64_t g) const { return data.get() + g * group_bytes; }
@@ -94,10 +97,15 @@ inline int PackRows(DType type) {
   return type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K ? kPackRowsK16 : kPackRowsK8;
 }
 
-// True when `type` has a packed kernel this CPU can run and `rows` fills whole groups.
-bool CanPack(DType type, int64_t rows, int64_t cols);
-// Repacks rows of GGUF blocks (`row_bytes` apart) into a new buffer.
-PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes);
+// The packed kernels this CPU runs: AVX-512 VNNI, else AVX2, else none (Isa::kScalar).
+Isa PackedIsa();
+// True when `isa` has packed kernels for `type`, this CPU can run them, and `rows` fills whole
+// groups (false for every type when RIGLM_NO_PACK is set).
+bool CanPack(DType type, int64_t rows, int64_t cols, Isa isa);
+inline bool CanPack(DType type, int64_t rows, int64_t cols) { return CanPack(type, rows, cols, PackedIsa()); }
+// Repacks rows of GGUF blocks (`row_bytes` apart) into a new buffer, for `isa`'s kernels.
+PackedWeights Pack(DType type, const uint8_t* data, int64_t rows, int64_t cols, uint64_t row_bytes,
+                   Isa isa = PackedIsa());
 
 // y[t * y_stride + r] for the rows of groups [group_begin, group_end) and `num_tokens` tokens of
 // activations (`act_row_bytes` apart) in ActivationType(w.type): Q8_0, or Q8_K for K-quants.

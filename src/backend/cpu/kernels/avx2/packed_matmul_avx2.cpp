@@ -1,0 +1,135 @@
+// AVX2 kernels over packed weights (see backend/cpu/packed.h) for the 32-element formats without
+// fifth bits (Q4_0, Q4_1, Q8_0, IQ4_NL), with Q8_0 activations, for CPUs without AVX-512 VNNI. They
+// read the AVX-512 kernels' layout, a 16-row group as two halves of 8 rows: lane r of each 32-bit
+// product is still row r, so there are no horizontal sums. Without VNNI a byte dot product is
+// vpmaddubsw (unsigned times signed bytes into saturating 16-bit pairs) and then vpmaddwd. Q4_0 and
+// Q4_1 weights are 0..15 and activations at most 127 in magnitude, so a pair stays within 3810 and
+// the 16-bit pairs of a whole block (8 vectors, 30480) can be added before they are widened once.
+// Q8_0 and IQ4_NL weights are signed: |w| times a carrying w's sign, widened every vector.
+// Compiled with AVX2; only called after CPUID said the CPU has it.
+#include <immintrin.h>
+
+#include <bit>
+#include <cstring>
+
+#include "backend/cpu/kernels/packed_tiles.h"
+#include "backend/cpu/packed.h"
+#include "tensor/quant.h"
+
+namespace riglm::cpu {
+namespace {
+
+inline __m256i BroadcastQuad(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// sum over byte pairs of w * a as 32-bit lanes, for signed w: vpmaddubsw wants its first operand
+// unsigned, so it gets |w| and a takes w's sign.
+inline __m256i SignedDot(__m256i w, __m256i a, __m256i ones16) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)), ones16);
+}
+
+// One 16-row group by T tokens, one 8-row half at a time.
+template <int T, DType kType>
+void TileLegacyAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t* const* act,
+                    const int32_t* const* terms, float* y, int64_t y_stride) {
+  constexpr bool kQ8 = kType == DType::kQ8_0;
+  constexpr bool kMin = kType == DType::kQ4_1;
+  constexpr bool kSigned = kQ8 || kType == DType::kIQ4_NL;
+  constexpr uint64_t kQuantsAt = 32 + (kMin ? 32 : 0);
+  constexpr uint64_t kColumnBytes = kQuantsAt + (kQ8 ? 512 : 256);
+  const __m256i low_mask = _mm256_set1_epi8(0x0f);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  const __m256i iq4nl_table =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4NlValues)));
+  __m256 acc[2][T];
+  for (int h = 0; h < 2; ++h) {
+    for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+  }
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* col = group + b * kColumnBytes;
+    PrefetchAhead<kColumnBytes>(prefetch, col);
+    const BlockQ8_0* a[T];
+    for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_0*>(act[t]) + b;
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* quants = col + kQuantsAt + 32 * h;
+      __m256i dot[T], pairs[T];
+      for (int t = 0; t < T; ++t) {
+        // Q4_0 starts from -8 * sum(a) for its stored offset; the signed formats need none.
+        dot[t] = kSigned || kMin ? _mm256_setzero_si256() : _mm256_set1_epi32(terms[t][2 * b]);
+        pairs[t] = _mm256_setzero_si256();
+      }
+      if constexpr (kQ8) {
+        const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));  // stored as q + 128
+        for (int j = 0; j < 8; ++j) {
+          const __m256i w = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(quants + 64 * j)), flip);
+          for (int t = 0; t < T; ++t) {
+            dot[t] = _mm256_add_epi32(dot[t], SignedDot(w, BroadcastQuad(a[t]->quants + 4 * j), ones16));
+          }
+        }
+      } else {
+        for (int j = 0; j < 4; ++j) {
+          const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quants + 64 * j));
+          __m256i lo = _mm256_and_si256(raw, low_mask);
+          __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low_mask);
+          if constexpr (kSigned) {
+            lo = _mm256_shuffle_epi8(iq4nl_table, lo);
+            hi = _mm256_shuffle_epi8(iq4nl_table, hi);
+          }
+          for (int t = 0; t < T; ++t) {
+            const __m256i a_lo = BroadcastQuad(a[t]->quants + 4 * j);
+            const __m256i a_hi = BroadcastQuad(a[t]->quants + 16 + 4 * j);
+            if constexpr (kSigned) {
+              dot[t] = _mm256_add_epi32(dot[t], _mm256_add_epi32(SignedDot(lo, a_lo, ones16), SignedDot(hi, a_hi, ones16)));
+            } else {
+              pairs[t] = _mm256_add_epi16(pairs[t], _mm256_add_epi16(_mm256_maddubs_epi16(lo, a_lo),
+                                                                     _mm256_maddubs_epi16(hi, a_hi)));
+            }
+          }
+        }
+      }
+      const __m256 scale = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16 * h)));
+      for (int t = 0; t < T; ++t) {
+        if constexpr (!kSigned) dot[t] = _mm256_add_epi32(dot[t], _mm256_madd_epi16(pairs[t], ones16));
+        const __m256 act_scale = _mm256_set1_ps(std::bit_cast<float>(terms[t][2 * b + 1]));
+        acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), _mm256_mul_ps(scale, act_scale), acc[h][t]);
+        if constexpr (kMin) {
+          const __m256 min = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 32 + 16 * h)));
+          acc[h][t] = _mm256_fmadd_ps(min, _mm256_set1_ps(std::bit_cast<float>(terms[t][2 * b])), acc[h][t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(y + t * y_stride + 8 * h, acc[h][t]);
+  }
+}
+
+struct Avx2Tiles {
+  const PackedWeights& w;
+  template <int T>
+  void Run(bool prefetch, int64_t g, int /*groups: always 1*/, const uint8_t* const* act, const int32_t* const* sums,
+           const int16_t* const* /*sums32*/, float* y, int64_t y_stride) const {
+    const uint8_t* group = w.group(g);
+    const int64_t blocks = w.cols / 32;
+    switch (w.type) {
+      case DType::kQ4_0: return TileLegacyAvx2<T, DType::kQ4_0>(prefetch, group, blocks, act, sums, y, y_stride);
+      case DType::kQ4_1: return TileLegacyAvx2<T, DType::kQ4_1>(prefetch, group, blocks, act, sums, y, y_stride);
+      case DType::kQ8_0: return TileLegacyAvx2<T, DType::kQ8_0>(prefetch, group, blocks, act, sums, y, y_stride);
+      default: return TileLegacyAvx2<T, DType::kIQ4_NL>(prefetch, group, blocks, act, sums, y, y_stride);
+    }
+  }
+};
+
+}  // namespace
+
+void PackedMatMulAvx2(const PackedWeights& w, int64_t group_begin, int64_t group_end, const uint8_t* activations,
+                      uint64_t act_row_bytes, const int32_t* act_sums, int64_t num_tokens, float* y,
+                      int64_t y_stride) {
+  RunPackedTiles(w, group_begin, group_end, activations, act_row_bytes, act_sums, num_tokens, y, y_stride,
+                 /*pair_groups=*/false, Avx2Tiles{w});
+}
+
+}  // namespace riglm::cpu
