@@ -1,5 +1,6 @@
 // AVX2 kernels over packed weights (see backend/cpu/packed.h) for the 32-element formats without
-// fifth bits (Q4_0, Q4_1, Q8_0, IQ4_NL), with Q8_0 activations, for CPUs without AVX-512 VNNI. They
+// fifth bits (Q4_0, Q4_1, Q8_0, IQ4_NL) with Q8_0 activations, and Q4_K with Q8_K activations, for
+// CPUs without AVX-512 VNNI. They
 // read the AVX-512 kernels' layout, a 16-row group as two halves of 8 rows: lane r of each 32-bit
 // product is still row r, so there are no horizontal sums. Without VNNI a byte dot product is
 // vpmaddubsw (unsigned times signed bytes into saturating 16-bit pairs) and then vpmaddwd. Q4_0 and
@@ -107,14 +108,85 @@ void TileLegacyAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const u
   }
 }
 
+// Q4_K in the AVX-512 kernels' layout, 8 rows at a time: per 64-element chunk, the 16-bit pairs
+// of its two sub-blocks (low and high nibbles) over 8 vectors (at most 8 * 3810), widened by
+// vpmaddwd against each row's 6-bit scale (held in both 16-bit halves of its lane) so widening and
+// scaling are one instruction; the minima are the same dot product of each row's two mins with
+// the activations' 32-element sums.
+template <int T>
+void TileQ4_KAvx2(const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int16_t* const* sums32,
+                  float* y, int64_t y_stride) {
+  const __m256i low_mask = _mm256_set1_epi8(0x0f);
+  __m256 acc[2][T];
+  for (int h = 0; h < 2; ++h) {
+    for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+  }
+  // Row r's byte in lane r, in both 16-bit halves of it.
+  auto row_scales = [](const uint8_t* p) {
+    const __m256i s = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_or_si256(s, _mm256_slli_epi32(s, 16));
+  };
+  const uint8_t* col = group;
+  for (int64_t b = 0; b < blocks; ++b, col += Q4_KColumnBytes(false)) {
+    const BlockQ8_K* a[T];
+    for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act[t]) + b;
+    for (int h = 0; h < 2; ++h) {
+      __m256i total[T];
+      for (int t = 0; t < T; ++t) total[t] = _mm256_setzero_si256();
+      for (int chunk = 0; chunk < 4; ++chunk) {
+        const uint8_t* vectors = col + kQ4_KHeadBytes + chunk * kQ4_KChunkBytes + 32 * h;
+        __m256i lo_pairs[T], hi_pairs[T];
+        for (int t = 0; t < T; ++t) lo_pairs[t] = hi_pairs[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; ++j) {
+          const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(vectors + 64 * j));
+          const __m256i lo = _mm256_and_si256(w, low_mask);
+          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), low_mask);
+          for (int t = 0; t < T; ++t) {
+            const int8_t* quads = a[t]->quants + 64 * chunk + 4 * j;
+            lo_pairs[t] = _mm256_add_epi16(lo_pairs[t], _mm256_maddubs_epi16(lo, BroadcastQuad(quads)));
+            hi_pairs[t] = _mm256_add_epi16(hi_pairs[t], _mm256_maddubs_epi16(hi, BroadcastQuad(quads + 32)));
+          }
+        }
+        // Scales [sub-block][row]: sub-blocks 2 * chunk and 2 * chunk + 1.
+        const __m256i sc_lo = row_scales(col + 64 + 32 * chunk + 8 * h);
+        const __m256i sc_hi = row_scales(col + 64 + 32 * chunk + 16 + 8 * h);
+        for (int t = 0; t < T; ++t) {
+          total[t] = _mm256_add_epi32(total[t], _mm256_add_epi32(_mm256_madd_epi16(lo_pairs[t], sc_lo),
+                                                                 _mm256_madd_epi16(hi_pairs[t], sc_hi)));
+        }
+      }
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16 * h)));
+      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 32 + 16 * h)));
+      for (int t = 0; t < T; ++t) {
+        __m256i min_sum = _mm256_setzero_si256();
+        for (int p = 0; p < 4; ++p) {
+          // Row r's mins of sub-blocks 2p and 2p + 1 as 16-bit values in lane r.
+          const __m256i mins =
+              _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 192 + 32 * p + 16 * h)));
+          int32_t pair;
+          std::memcpy(&pair, sums32[t] + 8 * b + 2 * p, 4);
+          min_sum = _mm256_add_epi32(min_sum, _mm256_madd_epi16(mins, _mm256_set1_epi32(pair)));
+        }
+        const __m256 da = _mm256_set1_ps(a[t]->scale);
+        acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total[t]), _mm256_mul_ps(d, da), acc[h][t]);
+        acc[h][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sum), _mm256_mul_ps(dmin, da), acc[h][t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(y + t * y_stride + 8 * h, acc[h][t]);
+  }
+}
+
 struct Avx2Tiles {
   const PackedWeights& w;
   template <int T>
   void Run(bool prefetch, int64_t g, int /*groups: always 1*/, const uint8_t* const* act, const int32_t* const* sums,
-           const int16_t* const* /*sums32*/, float* y, int64_t y_stride) const {
+           const int16_t* const* sums32, float* y, int64_t y_stride) const {
     const uint8_t* group = w.group(g);
     const int64_t blocks = w.cols / 32;
     switch (w.type) {
+      case DType::kQ4_K: return TileQ4_KAvx2<T>(group, w.cols / kQK, act, sums32, y, y_stride);
       case DType::kQ4_0: return TileLegacyAvx2<T, DType::kQ4_0>(prefetch, group, blocks, act, sums, y, y_stride);
       case DType::kQ4_1: return TileLegacyAvx2<T, DType::kQ4_1>(prefetch, group, blocks, act, sums, y, y_stride);
       case DType::kQ8_0: return TileLegacyAvx2<T, DType::kQ8_0>(prefetch, group, blocks, act, sums, y, y_stride);
