@@ -178,6 +178,92 @@ void TileQ4_KAvx2(const uint8_t* group, int64_t blocks, const uint8_t* const* ac
   }
 }
 
+// Q6_K in the AVX-512 kernels' layout, 8 rows at a time: the 6-bit values (q + 32, at most 63)
+// rebuilt as there, 16-bit pairs of two vectors at a time (at most 2 * 2 * 63 * 127) widened by
+// vpmaddwd against the rows' int8 scales of each 16-element sub-block; the +32 comes off once
+// per column as 32 times each row's scales dotted with the activations' 16-element sums.
+template <int T>
+void TileQ6_KAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t* const* act, float* y,
+                  int64_t y_stride) {
+  const __m256i six_bits = _mm256_set1_epi8(0x3f);
+  const __m256i bits_0_1 = _mm256_set1_epi8(0x03), bits_2_3 = _mm256_set1_epi8(0x0c), bits_4_5 = _mm256_set1_epi8(0x30);
+  __m256 acc[2][T];
+  for (int h = 0; h < 2; ++h) {
+    for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+  }
+  // Row r's scale (int8 of sub-block `sub`, [sub-block][row] from `col + 32`) in both halves of lane r.
+  auto row_scales = [](const uint8_t* p) {
+    const __m256i s = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_or_si256(_mm256_and_si256(s, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(s, 16));
+  };
+  const uint8_t* col = group;
+  for (int64_t b = 0; b < blocks; ++b, col += kQ6_KColumnBytes) {
+    PrefetchAhead<kQ6_KHeadBytes>(prefetch, col);
+    const BlockQ8_K* a[T];
+    for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act[t]) + b;
+    __m256i total[2][T];
+    for (int rh = 0; rh < 2; ++rh) {
+      for (int t = 0; t < T; ++t) total[rh][t] = _mm256_setzero_si256();
+    }
+    for (int half = 0; half < 2; ++half) {
+      for (int jp = 0; jp < 4; ++jp) {  // j = 2 jp, 2 jp + 1: elements 4j.. of each quarter
+        __m256i q[2][2][4];               // [row half][j - 2 jp][quarter g]
+        for (int k = 0; k < 2; ++k) {
+          const uint8_t* v = col + kQ6_KHeadBytes + 192 * (8 * half + 2 * jp + k);
+          PrefetchAhead<192>(prefetch, v);
+          for (int rh = 0; rh < 2; ++rh) {
+            const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 32 * rh));
+            const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 64 + 32 * rh));
+            const __m256i w2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 128 + 32 * rh));
+            const __m256i fourth = _mm256_or_si256(
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(w0, 6), bits_0_1),
+                                _mm256_and_si256(_mm256_srli_epi16(w1, 4), bits_2_3)),
+                _mm256_and_si256(_mm256_srli_epi16(w2, 2), bits_4_5));
+            q[rh][k][0] = _mm256_and_si256(w0, six_bits);
+            q[rh][k][1] = _mm256_and_si256(w1, six_bits);
+            q[rh][k][2] = _mm256_and_si256(w2, six_bits);
+            q[rh][k][3] = fourth;
+          }
+        }
+        // Sub-block 8 half + 2 g + jp / 2 holds elements 4j.. of quarter g for j = 2 jp, 2 jp + 1.
+        for (int g = 0; g < 4; ++g) {
+          const int sub = 8 * half + 2 * g + jp / 2;
+          for (int rh = 0; rh < 2; ++rh) {
+            const __m256i scale = row_scales(col + 32 + 16 * sub + 8 * rh);
+            for (int t = 0; t < T; ++t) {
+              const int8_t* quads = a[t]->quants + 128 * half + 32 * g + 8 * jp;
+              const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(q[rh][0][g], BroadcastQuad(quads)),
+                                                     _mm256_maddubs_epi16(q[rh][1][g], BroadcastQuad(quads + 4)));
+              total[rh][t] = _mm256_add_epi32(total[rh][t], _mm256_madd_epi16(pairs, scale));
+            }
+          }
+        }
+      }
+    }
+    for (int rh = 0; rh < 2; ++rh) {
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16 * rh)));
+      for (int t = 0; t < T; ++t) {
+        // The +32: 32 times each row's scales of sub-blocks 2p, 2p + 1 dotted with their activation
+        // sums (16-bit, where 32 times them would not fit).
+        __m256i offset = _mm256_setzero_si256();
+        for (int p = 0; p < 8; ++p) {
+          const __m256i s0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(col + 32 + 16 * (2 * p) + 8 * rh)));
+          const __m256i s1 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(col + 32 + 16 * (2 * p + 1) + 8 * rh)));
+          const __m256i scales = _mm256_or_si256(_mm256_and_si256(s0, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(s1, 16));
+          int32_t sums;
+          std::memcpy(&sums, a[t]->sums + 2 * p, 4);
+          offset = _mm256_add_epi32(offset, _mm256_madd_epi16(scales, _mm256_set1_epi32(sums)));
+        }
+        const __m256i sum = _mm256_sub_epi32(total[rh][t], _mm256_slli_epi32(offset, 5));
+        acc[rh][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, _mm256_set1_ps(a[t]->scale)), acc[rh][t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(y + t * y_stride + 8 * h, acc[h][t]);
+  }
+}
+
 struct Avx2Tiles {
   const PackedWeights& w;
   template <int T>
@@ -187,6 +273,7 @@ struct Avx2Tiles {
     const int64_t blocks = w.cols / 32;
     switch (w.type) {
       case DType::kQ4_K: return TileQ4_KAvx2<T>(group, w.cols / kQK, act, sums32, y, y_stride);
+      case DType::kQ6_K: return TileQ6_KAvx2<T>(prefetch, group, w.cols / kQK, act, y, y_stride);
       case DType::kQ4_0: return TileLegacyAvx2<T, DType::kQ4_0>(prefetch, group, blocks, act, sums, y, y_stride);
       case DType::kQ4_1: return TileLegacyAvx2<T, DType::kQ4_1>(prefetch, group, blocks, act, sums, y, y_stride);
       case DType::kQ8_0: return TileLegacyAvx2<T, DType::kQ8_0>(prefetch, group, blocks, act, sums, y, y_stride);
