@@ -68,10 +68,8 @@ Isa PackedIsa() {
 bool CanPack(DType type, int64_t rows, int64_t cols, Isa isa) {
   if (std::getenv("RIGLM_NO_PACK") != nullptr) return false;  // for comparisons and tests
   if (isa == Isa::kScalar || !IsaAvailable(isa)) return false;
-  if (isa == Isa::kAvx2 && type != DType::kQ4_0 && type != DType::kQ4_1 && type != DType::kQ8_0 &&
-      type != DType::kIQ4_NL && type != DType::kQ4_K && type != DType::kQ6_K) {
-    return false;
-  }
+  // AVX2 has kernels for every packed type but Q2_K and Q3_K.
+  if (isa == Isa::kAvx2 && (type == DType::kQ2_K || type == DType::kQ3_K)) return false;
   if (IsPackedLegacy(type)) return rows % kPackRowsLegacy == 0 && cols % 64 == 0;
   return IsPackedK(type) && rows % PackRows(type) == 0 && cols % kQK == 0;
 }

@@ -1,12 +1,12 @@
-// AVX2 kernels over packed weights (see backend/cpu/packed.h) for the 32-element formats without
-// fifth bits (Q4_0, Q4_1, Q8_0, IQ4_NL) with Q8_0 activations, and Q4_K with Q8_K activations, for
-// CPUs without AVX-512 VNNI. They
-// read the AVX-512 kernels' layout, a 16-row group as two halves of 8 rows: lane r of each 32-bit
-// product is still row r, so there are no horizontal sums. Without VNNI a byte dot product is
-// vpmaddubsw (unsigned times signed bytes into saturating 16-bit pairs) and then vpmaddwd. Q4_0 and
-// Q4_1 weights are 0..15 and activations at most 127 in magnitude, so a pair stays within 3810 and
-// the 16-bit pairs of a whole block (8 vectors, 30480) can be added before they are widened once.
-// Q8_0 and IQ4_NL weights are signed: |w| times a carrying w's sign, widened every vector.
+// AVX2 kernels over packed weights (see backend/cpu/packed.h), for CPUs without AVX-512 VNNI: the
+// 32-element formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) with Q8_0 activations, and Q4_K, Q5_K
+// and Q6_K with Q8_K activations. They read the AVX-512 kernels' layout, a 16-row group as two
+// halves of 8 rows: lane r of each 32-bit product is still row r, so there are no horizontal sums.
+// Without VNNI a byte dot product is vpmaddubsw (unsigned times signed bytes into saturating
+// 16-bit pairs) and then vpmaddwd. Activations are at most 127 in magnitude, so a pair of 4-bit
+// weights (0..15) stays within 3810 and the pairs of 8 vectors (30480) can be added before they
+// are widened once; 5-bit and 6-bit values allow fewer (each kernel says how many). Q8_0 and
+// IQ4_NL weights are signed: |w| times a carrying w's sign, widened every vector.
 // Compiled with AVX2; only called after CPUID said the CPU has it.
 #include <immintrin.h>
 
@@ -26,6 +26,24 @@ inline __m256i BroadcastQuad(const int8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
+// 16 in byte i where bit i of `bits` is set, else 0: the fifth bits of Q5_0, Q5_1 and Q5_K from
+// their masks (AVX2 has no mask registers to add under).
+inline __m256i FifthBits(uint32_t bits) {
+  const __m256i byte_of_bit = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                               2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit_in_byte = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int32_t>(bits)), byte_of_bit);
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit_in_byte), bit_in_byte);
+  return _mm256_and_si256(set, _mm256_set1_epi8(16));
+}
+
+// The 32 mask bits of an 8-row half h from a 64-bit mask over a whole 16-row vector.
+inline uint32_t HalfMask(const uint8_t* mask, int h) {
+  uint32_t bits;
+  std::memcpy(&bits, mask + 4 * h, 4);
+  return bits;
+}
+
 // sum over byte pairs of w * a as 32-bit lanes, for signed w: vpmaddubsw wants its first operand
 // unsigned, so it gets |w| and a takes w's sign.
 inline __m256i SignedDot(__m256i w, __m256i a, __m256i ones16) {
@@ -37,10 +55,11 @@ template <int T, DType kType>
 void TileLegacyAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t* const* act,
                     const int32_t* const* terms, float* y, int64_t y_stride) {
   constexpr bool kQ8 = kType == DType::kQ8_0;
-  constexpr bool kMin = kType == DType::kQ4_1;
+  constexpr bool kMin = kType == DType::kQ4_1 || kType == DType::kQ5_1;
+  constexpr bool kFiveBit = kType == DType::kQ5_0 || kType == DType::kQ5_1;
   constexpr bool kSigned = kQ8 || kType == DType::kIQ4_NL;
   constexpr uint64_t kQuantsAt = 32 + (kMin ? 32 : 0);
-  constexpr uint64_t kColumnBytes = kQuantsAt + (kQ8 ? 512 : 256);
+  constexpr uint64_t kColumnBytes = kQuantsAt + (kQ8 ? 512 : 256) + (kFiveBit ? 64 : 0);
   const __m256i low_mask = _mm256_set1_epi8(0x0f);
   const __m256i ones16 = _mm256_set1_epi16(1);
   const __m256i iq4nl_table =
@@ -79,11 +98,21 @@ void TileLegacyAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const u
             lo = _mm256_shuffle_epi8(iq4nl_table, lo);
             hi = _mm256_shuffle_epi8(iq4nl_table, hi);
           }
+          if constexpr (kFiveBit) {
+            const uint8_t* masks = col + kQuantsAt + 256 + 16 * j;
+            lo = _mm256_or_si256(lo, FifthBits(HalfMask(masks, h)));
+            hi = _mm256_or_si256(hi, FifthBits(HalfMask(masks + 8, h)));
+          }
           for (int t = 0; t < T; ++t) {
             const __m256i a_lo = BroadcastQuad(a[t]->quants + 4 * j);
             const __m256i a_hi = BroadcastQuad(a[t]->quants + 16 + 4 * j);
             if constexpr (kSigned) {
               dot[t] = _mm256_add_epi32(dot[t], _mm256_add_epi32(SignedDot(lo, a_lo, ones16), SignedDot(hi, a_hi, ones16)));
+            } else if constexpr (kFiveBit) {
+              // Five-bit weights (at most 31) fill 16 bits four times as fast: widened every vector.
+              dot[t] = _mm256_add_epi32(dot[t], _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, a_lo),
+                                                                                   _mm256_maddubs_epi16(hi, a_hi)),
+                                                                  ones16));
             } else {
               pairs[t] = _mm256_add_epi16(pairs[t], _mm256_add_epi16(_mm256_maddubs_epi16(lo, a_lo),
                                                                      _mm256_maddubs_epi16(hi, a_hi)));
@@ -93,7 +122,7 @@ void TileLegacyAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const u
       }
       const __m256 scale = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16 * h)));
       for (int t = 0; t < T; ++t) {
-        if constexpr (!kSigned) dot[t] = _mm256_add_epi32(dot[t], _mm256_madd_epi16(pairs[t], ones16));
+        if constexpr (!kSigned && !kFiveBit) dot[t] = _mm256_add_epi32(dot[t], _mm256_madd_epi16(pairs[t], ones16));
         const __m256 act_scale = _mm256_set1_ps(std::bit_cast<float>(terms[t][2 * b + 1]));
         acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), _mm256_mul_ps(scale, act_scale), acc[h][t]);
         if constexpr (kMin) {
@@ -113,9 +142,13 @@ void TileLegacyAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const u
 // vpmaddwd against each row's 6-bit scale (held in both 16-bit halves of its lane) so widening and
 // scaling are one instruction; the minima are the same dot product of each row's two mins with
 // the activations' 32-element sums.
-template <int T>
+template <int T, bool kFiveBit>
 void TileQ4_KAvx2(const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int16_t* const* sums32,
                   float* y, int64_t y_stride) {
+  constexpr uint64_t kChunkBytes = Q4_KChunkBytes(kFiveBit);
+  // Vectors whose 16-bit pairs are added before widening: 8 * 3810 for 4-bit values, 4 * 7874
+  // for Q5_K's 5-bit ones.
+  constexpr int kVectorsPerWidening = kFiveBit ? 4 : 8;
   const __m256i low_mask = _mm256_set1_epi8(0x0f);
   __m256 acc[2][T];
   for (int h = 0; h < 2; ++h) {
@@ -127,32 +160,39 @@ void TileQ4_KAvx2(const uint8_t* group, int64_t blocks, const uint8_t* const* ac
     return _mm256_or_si256(s, _mm256_slli_epi32(s, 16));
   };
   const uint8_t* col = group;
-  for (int64_t b = 0; b < blocks; ++b, col += Q4_KColumnBytes(false)) {
+  for (int64_t b = 0; b < blocks; ++b, col += Q4_KColumnBytes(kFiveBit)) {
     const BlockQ8_K* a[T];
     for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act[t]) + b;
     for (int h = 0; h < 2; ++h) {
       __m256i total[T];
       for (int t = 0; t < T; ++t) total[t] = _mm256_setzero_si256();
       for (int chunk = 0; chunk < 4; ++chunk) {
-        const uint8_t* vectors = col + kQ4_KHeadBytes + chunk * kQ4_KChunkBytes + 32 * h;
-        __m256i lo_pairs[T], hi_pairs[T];
-        for (int t = 0; t < T; ++t) lo_pairs[t] = hi_pairs[t] = _mm256_setzero_si256();
-        for (int j = 0; j < 8; ++j) {
-          const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(vectors + 64 * j));
-          const __m256i lo = _mm256_and_si256(w, low_mask);
-          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), low_mask);
-          for (int t = 0; t < T; ++t) {
-            const int8_t* quads = a[t]->quants + 64 * chunk + 4 * j;
-            lo_pairs[t] = _mm256_add_epi16(lo_pairs[t], _mm256_maddubs_epi16(lo, BroadcastQuad(quads)));
-            hi_pairs[t] = _mm256_add_epi16(hi_pairs[t], _mm256_maddubs_epi16(hi, BroadcastQuad(quads + 32)));
-          }
-        }
+        const uint8_t* chunk_bytes = col + kQ4_KHeadBytes + chunk * kChunkBytes;
         // Scales [sub-block][row]: sub-blocks 2 * chunk and 2 * chunk + 1.
         const __m256i sc_lo = row_scales(col + 64 + 32 * chunk + 8 * h);
         const __m256i sc_hi = row_scales(col + 64 + 32 * chunk + 16 + 8 * h);
-        for (int t = 0; t < T; ++t) {
-          total[t] = _mm256_add_epi32(total[t], _mm256_add_epi32(_mm256_madd_epi16(lo_pairs[t], sc_lo),
-                                                                 _mm256_madd_epi16(hi_pairs[t], sc_hi)));
+        for (int j0 = 0; j0 < 8; j0 += kVectorsPerWidening) {
+          __m256i lo_pairs[T], hi_pairs[T];
+          for (int t = 0; t < T; ++t) lo_pairs[t] = hi_pairs[t] = _mm256_setzero_si256();
+          for (int j = j0; j < j0 + kVectorsPerWidening; ++j) {
+            const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunk_bytes + 64 * j + 32 * h));
+            __m256i lo = _mm256_and_si256(w, low_mask);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), low_mask);
+            if constexpr (kFiveBit) {
+              const uint8_t* masks = chunk_bytes + kQ4_KChunkBytes + 16 * j;
+              lo = _mm256_or_si256(lo, FifthBits(HalfMask(masks, h)));
+              hi = _mm256_or_si256(hi, FifthBits(HalfMask(masks + 8, h)));
+            }
+            for (int t = 0; t < T; ++t) {
+              const int8_t* quads = a[t]->quants + 64 * chunk + 4 * j;
+              lo_pairs[t] = _mm256_add_epi16(lo_pairs[t], _mm256_maddubs_epi16(lo, BroadcastQuad(quads)));
+              hi_pairs[t] = _mm256_add_epi16(hi_pairs[t], _mm256_maddubs_epi16(hi, BroadcastQuad(quads + 32)));
+            }
+          }
+          for (int t = 0; t < T; ++t) {
+            total[t] = _mm256_add_epi32(total[t], _mm256_add_epi32(_mm256_madd_epi16(lo_pairs[t], sc_lo),
+                                                                   _mm256_madd_epi16(hi_pairs[t], sc_hi)));
+          }
         }
       }
       const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16 * h)));
@@ -272,10 +312,13 @@ struct Avx2Tiles {
     const uint8_t* group = w.group(g);
     const int64_t blocks = w.cols / 32;
     switch (w.type) {
-      case DType::kQ4_K: return TileQ4_KAvx2<T>(group, w.cols / kQK, act, sums32, y, y_stride);
+      case DType::kQ4_K: return TileQ4_KAvx2<T, false>(group, w.cols / kQK, act, sums32, y, y_stride);
+      case DType::kQ5_K: return TileQ4_KAvx2<T, true>(group, w.cols / kQK, act, sums32, y, y_stride);
       case DType::kQ6_K: return TileQ6_KAvx2<T>(prefetch, group, w.cols / kQK, act, y, y_stride);
       case DType::kQ4_0: return TileLegacyAvx2<T, DType::kQ4_0>(prefetch, group, blocks, act, sums, y, y_stride);
       case DType::kQ4_1: return TileLegacyAvx2<T, DType::kQ4_1>(prefetch, group, blocks, act, sums, y, y_stride);
+      case DType::kQ5_0: return TileLegacyAvx2<T, DType::kQ5_0>(prefetch, group, blocks, act, sums, y, y_stride);
+      case DType::kQ5_1: return TileLegacyAvx2<T, DType::kQ5_1>(prefetch, group, blocks, act, sums, y, y_stride);
       case DType::kQ8_0: return TileLegacyAvx2<T, DType::kQ8_0>(prefetch, group, blocks, act, sums, y, y_stride);
       default: return TileLegacyAvx2<T, DType::kIQ4_NL>(prefetch, group, blocks, act, sums, y, y_stride);
     }
