@@ -15,7 +15,7 @@ namespace riglm::cpu {
 
 // Each column's bytes can be requested this far ahead of their use, non-temporally (weights are
 // read once per token, so they should not push the activations and the KV cache out of L2).
-// Whether to is measured per machine (PrefetchWeights): on this Zen 4 VM, on the first days,
+// Whether to is measured per machine (PrefetchWeights): on a Zen 4 VM, on the first days,
 // prefetching read 30-40% faster than the hardware prefetchers alone and made one-token
 // products 24-32% faster; later plain reads were 7-20% faster, and whole 1B decoding steps
 // without the prefetches were 3-5% faster (5-23% while the two vCPUs sat on different core
@@ -23,8 +23,10 @@ namespace riglm::cpu {
 // 8 KiB, and prefetching into L2 8 KiB ahead). (From 1664474 until PrefetchAhead was written
 // out, the compiler had dropped the requests: what was measured there was no prefetching.) On
 // a Zen 5 VM (EPYC, 2 vCPUs), 2 threads, alternated in one process: whole 1B decoding steps
-// with the requests, Q4_0 1.07-1.09x, Q8_0 1.00x, Q4_K_M 1.04-1.11x (its Q6_K products 1.43x).
-// Q4_K and Q5_K tiles ask for nothing (see TileQ4_K).
+// with the requests, Q4_0 1.07-1.09x, Q8_0 1.00x, Q4_K_M 1.04-1.11x (its Q6_K products 1.43x);
+// whole Q4_0 steps against this distance and hint, the same way: non-temporal 8 and 16 KiB ahead
+// 0.96-0.97x, into L2 (T1) 4, 8 or 16 KiB ahead 0.96x, T0 0.92x, into L2 16-32 KiB ahead as well
+// as non-temporal 1-4 KiB ahead 0.97-1.01x. Q4_K and Q5_K tiles ask for nothing (see TileQ4_K).
 constexpr uint64_t kPrefetchDistance = 4096;
 
 // One request per line, written out: as a loop under `if (prefetch)`, GCC 12 at -O2 and -O3

@@ -141,7 +141,8 @@ void TileLegacyAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const u
 // of its two sub-blocks (low and high nibbles) over 8 vectors (at most 8 * 3810), widened by
 // vpmaddwd against each row's 6-bit scale (held in both 16-bit halves of its lane) so widening and
 // scaling are one instruction; the minima are the same dot product of each row's two mins with
-// the activations' 32-element sums.
+// the activations' 32-element sums. Q5_K (kFiveBit) adds its fifth bits from the masks. No
+// software prefetches, as in the AVX-512 kernel (measured there; not on an AVX2-only CPU).
 template <int T, bool kFiveBit>
 void TileQ4_KAvx2(const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int16_t* const* sums32,
                   float* y, int64_t y_stride) {
