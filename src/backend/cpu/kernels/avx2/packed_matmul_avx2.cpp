@@ -121,12 +121,13 @@ void TileLegacyAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const u
         }
       }
       const __m256 scale = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16 * h)));
+      __m256 min = _mm256_setzero_ps();
+      if constexpr (kMin) min = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 32 + 16 * h)));
       for (int t = 0; t < T; ++t) {
         if constexpr (!kSigned && !kFiveBit) dot[t] = _mm256_add_epi32(dot[t], _mm256_madd_epi16(pairs[t], ones16));
         const __m256 act_scale = _mm256_set1_ps(std::bit_cast<float>(terms[t][2 * b + 1]));
         acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), _mm256_mul_ps(scale, act_scale), acc[h][t]);
         if constexpr (kMin) {
-          const __m256 min = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 32 + 16 * h)));
           acc[h][t] = _mm256_fmadd_ps(min, _mm256_set1_ps(std::bit_cast<float>(terms[t][2 * b])), acc[h][t]);
         }
       }
@@ -198,15 +199,17 @@ void TileQ4_KAvx2(const uint8_t* group, int64_t blocks, const uint8_t* const* ac
       }
       const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16 * h)));
       const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 32 + 16 * h)));
+      // Row r's mins of sub-blocks 2p and 2p + 1 as 16-bit values in lane r.
+      __m256i mins[4];
+      for (int p = 0; p < 4; ++p) {
+        mins[p] = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 192 + 32 * p + 16 * h)));
+      }
       for (int t = 0; t < T; ++t) {
         __m256i min_sum = _mm256_setzero_si256();
         for (int p = 0; p < 4; ++p) {
-          // Row r's mins of sub-blocks 2p and 2p + 1 as 16-bit values in lane r.
-          const __m256i mins =
-              _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 192 + 32 * p + 16 * h)));
           int32_t pair;
           std::memcpy(&pair, sums32[t] + 8 * b + 2 * p, 4);
-          min_sum = _mm256_add_epi32(min_sum, _mm256_madd_epi16(mins, _mm256_set1_epi32(pair)));
+          min_sum = _mm256_add_epi32(min_sum, _mm256_madd_epi16(mins[p], _mm256_set1_epi32(pair)));
         }
         const __m256 da = _mm256_set1_ps(a[t]->scale);
         acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total[t]), _mm256_mul_ps(d, da), acc[h][t]);
@@ -283,17 +286,20 @@ void TileQ6_KAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uin
     }
     for (int rh = 0; rh < 2; ++rh) {
       const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16 * rh)));
+      // The +32: 32 times each row's scales of sub-blocks 2p, 2p + 1 dotted with their activation
+      // sums (16-bit, where 32 times them would not fit).
+      __m256i scale_pairs[8];
+      for (int p = 0; p < 8; ++p) {
+        const __m256i s0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(col + 32 + 16 * (2 * p) + 8 * rh)));
+        const __m256i s1 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(col + 32 + 16 * (2 * p + 1) + 8 * rh)));
+        scale_pairs[p] = _mm256_or_si256(_mm256_and_si256(s0, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(s1, 16));
+      }
       for (int t = 0; t < T; ++t) {
-        // The +32: 32 times each row's scales of sub-blocks 2p, 2p + 1 dotted with their activation
-        // sums (16-bit, where 32 times them would not fit).
         __m256i offset = _mm256_setzero_si256();
         for (int p = 0; p < 8; ++p) {
-          const __m256i s0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(col + 32 + 16 * (2 * p) + 8 * rh)));
-          const __m256i s1 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(col + 32 + 16 * (2 * p + 1) + 8 * rh)));
-          const __m256i scales = _mm256_or_si256(_mm256_and_si256(s0, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(s1, 16));
           int32_t sums;
           std::memcpy(&sums, a[t]->sums + 2 * p, 4);
-          offset = _mm256_add_epi32(offset, _mm256_madd_epi16(scales, _mm256_set1_epi32(sums)));
+          offset = _mm256_add_epi32(offset, _mm256_madd_epi16(scale_pairs[p], _mm256_set1_epi32(sums)));
         }
         const __m256i sum = _mm256_sub_epi32(total[rh][t], _mm256_slli_epi32(offset, 5));
         acc[rh][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, _mm256_set1_ps(a[t]->scale)), acc[rh][t]);
