@@ -190,7 +190,7 @@ int RunBench(const BenchFlags& flags) {
                                             : (std::to_string(pool.num_threads()) +
                                                " threads, median over the generation runs").c_str(),
                 FormatBytes(bytes_per_token).c_str(), ceiling);
-    if (!on_gpu && cpu::HasAvx512Vnni()) {
+    if (!on_gpu && cpu::PackedIsa() != cpu::Isa::kScalar) {
       const double speedup = cpu::MeasuredPrefetchSpeedup();
       char why[96] = "RIGLM_WEIGHT_PREFETCH";
       if (speedup > 0) std::snprintf(why, sizeof(why), "prefetched reads measured %+.0f%% against plain ones", 100 * (speedup - 1));

@@ -64,7 +64,8 @@ struct BlockIQ4_NL {
   uint8_t quants[16];
 };
 static_assert(sizeof(BlockIQ4_NL) == 18);
-extern const int8_t kIq4NlValues[16];
+alignas(16) inline constexpr int8_t kIq4NlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                                      1,    13,   25,  38,  53,  69,  89,  113};
 
 // K-quants: super-blocks of 256 elements with per-sub-block scales (GGUF layouts).
 constexpr int kQK = 256;

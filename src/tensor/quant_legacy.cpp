@@ -7,8 +7,6 @@
 
 namespace riglm {
 
-const int8_t kIq4NlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
-
 namespace quant_impl {
 namespace {
 

@@ -66,8 +66,10 @@ inline int32_t LoadWord(const void* p) {
   return v;
 }
 
-// IQ4_NL's values + 128, the unsigned bytes dpbusd multiplies, looked up per nibble.
-alignas(16) const std::array<uint8_t, 16> kIq4NlUnsigned = [] {
+// IQ4_NL's values + 128, the unsigned bytes dpbusd multiplies, looked up per nibble. Built at
+// compile time: a table built when the program starts is built by this file's AVX-512 code, and
+// every CPU without AVX-512 died of it before main (SIGILL).
+alignas(16) constexpr std::array<uint8_t, 16> kIq4NlUnsigned = [] {
   std::array<uint8_t, 16> table{};
   for (int i = 0; i < 16; ++i) table[i] = static_cast<uint8_t>(kIq4NlValues[i] + 128);
   return table;
