@@ -68,8 +68,6 @@ Isa PackedIsa() {
 bool CanPack(DType type, int64_t rows, int64_t cols, Isa isa) {
   if (std::getenv("RIGLM_NO_PACK") != nullptr) return false;  // for comparisons and tests
   if (isa == Isa::kScalar || !IsaAvailable(isa)) return false;
-  // AVX2 has kernels for every packed type but Q2_K and Q3_K.
-  if (isa == Isa::kAvx2 && (type == DType::kQ2_K || type == DType::kQ3_K)) return false;
   if (IsPackedLegacy(type)) return rows % kPackRowsLegacy == 0 && cols % 64 == 0;
   return IsPackedK(type) && rows % PackRows(type) == 0 && cols % kQK == 0;
 }

@@ -1,9 +1,9 @@
 // Weights repacked at load time into the layout the AVX-512 VNNI kernels read fastest: groups
 // of 16 (32-element formats) or 8 rows (K-quants) interleaved column by column, so one vector load
 // feeds several rows and the activation block is loaded once for all of them. CPUs with AVX2 but
-// not AVX-512 VNNI read the same layout for every type but Q2_K and Q3_K (kernels/avx2/). Goals:
-// fewer instructions per weight byte, so decoding runs at memory speed on few cores. Non-goals:
-// the other formats (they keep their GGUF layout and the row-by-row kernels).
+// not AVX-512 VNNI read the same layout (kernels/avx2/). Goals: fewer instructions per weight
+// byte, so decoding runs at memory speed on few cores. Non-goals: the other formats (they keep
+// their GGUF layout and the row-by-row kernels).
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,8 @@
 // AVX2 kernels over packed weights (see backend/cpu/packed.h), for CPUs without AVX-512 VNNI: the
-// 32-element formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) with Q8_0 activations, and Q4_K, Q5_K
-// and Q6_K with Q8_K activations. They read the AVX-512 kernels' layout, a 16-row group as two
-// halves of 8 rows: lane r of each 32-bit product is still row r, so there are no horizontal sums.
+// 32-element formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) with Q8_0 activations, and the
+// K-quants (Q2_K to Q6_K) with Q8_K activations. They read the AVX-512 kernels' layout, a 16-row
+// group as two halves of 8 rows: lane r of each 32-bit product is still row r, so there are no
+// horizontal sums (Q2_K and Q3_K, whose layout keeps rows apart, are summed per row instead).
 // Without VNNI a byte dot product is vpmaddubsw (unsigned times signed bytes into saturating
 // 16-bit pairs) and then vpmaddwd. Activations are at most 127 in magnitude, so a pair of 4-bit
 // weights (0..15) stays within 3810 and the pairs of 8 vectors (30480) can be added before they
@@ -13,6 +14,7 @@
 #include <bit>
 #include <cstring>
 
+#include "backend/cpu/kernels/avx2/avx2_util.h"
 #include "backend/cpu/kernels/packed_tiles.h"
 #include "backend/cpu/packed.h"
 #include "tensor/quant.h"
@@ -349,6 +351,105 @@ void TileQ6_KAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uin
   }
 }
 
+// Q3_K and Q2_K in the AVX-512 kernels' 8-row layout, a row at a time: a row's 32 bytes of 2-bit
+// quants hold 32 consecutive elements per bit pair, so a vector of rebuilt values meets 32
+// contiguous activations (no broadcasts), and a row's lanes are summed once at the end. Values
+// are rebuilt as unsigned bytes (Q3_K: q + 4, its high bit from the row's mask; Q2_K: q), their
+// 16-bit pair sums (at most 2 * 7 * 127) widened by vpmaddwd against the scales of the two
+// 16-element sub-blocks they span. Q3_K's +4 comes off through the activations' 16-element sums,
+// and Q2_K's minima the same way. This adds row r's block column `col` for T tokens to acc.
+template <int T, bool kQ3>
+inline void RowBlockQ2OrQ3_K(const uint8_t* col, int r, const BlockQ8_K* const* a, __m256 (&acc)[T]) {
+  const __m256i two_bits = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+  // Row scales of 8 sub-blocks as 32-bit lanes with the scale in both 16-bit halves.
+  auto both_halves = [](__m256i s) { return _mm256_or_si256(s, _mm256_slli_epi32(s, 16)); };
+  const int pair_offset = (r / 2) * (kQ3 ? kQ3_KPairBytes : kQ2_KPairBytes) + 32 * (r % 2);
+  const __m128i scale_bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(col + (kQ3 ? 16 : 32) + 16 * r));
+  __m256i scales32[2];  // sub-blocks 0-7, 8-15
+  __m256i isum[T], min_sum[T];
+  if constexpr (kQ3) {
+    const __m256i low16 = _mm256_set1_epi32(0xffff);
+    scales32[0] = both_halves(_mm256_and_si256(_mm256_cvtepi8_epi32(scale_bytes), low16));
+    scales32[1] = both_halves(_mm256_and_si256(_mm256_cvtepi8_epi32(_mm_srli_si128(scale_bytes, 8)), low16));
+    const __m256i scales16 = _mm256_cvtepi8_epi16(scale_bytes);
+    for (int t = 0; t < T; ++t) {
+      const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->sums));
+      isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(scales16, sums), 2));
+    }
+  } else {
+    const __m256i low_nibbles = _mm256_set1_epi32(0x0f);
+    scales32[0] = both_halves(_mm256_and_si256(_mm256_cvtepu8_epi32(scale_bytes), low_nibbles));
+    scales32[1] = both_halves(_mm256_and_si256(_mm256_cvtepu8_epi32(_mm_srli_si128(scale_bytes, 8)), low_nibbles));
+    const __m256i mins16 = _mm256_srli_epi16(_mm256_cvtepu8_epi16(scale_bytes), 4);
+    for (int t = 0; t < T; ++t) {
+      isum[t] = _mm256_setzero_si256();
+      min_sum[t] = _mm256_madd_epi16(mins16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->sums)));
+    }
+  }
+  const uint8_t* quants = col + (kQ3 ? 144 + 64 : 160) + pair_offset;
+  __m256i high = _mm256_setzero_si256();
+  if constexpr (kQ3) high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 144 + pair_offset));
+  for (int half = 0; half < 2; ++half) {
+    const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quants + 64 * half));
+    for (int g = 0; g < 4; ++g) {
+      // Elements 128 half + 32 g + l: bits 2g of quant byte l (Q3_K: and bit 4 half + g of mask byte l).
+      __m256i q = _mm256_and_si256(_mm256_srli_epi16(low, 2 * g), two_bits);
+      if constexpr (kQ3) {
+        const int bit = 4 * half + g;
+        const __m256i high4 = bit >= 2 ? _mm256_srli_epi16(high, bit - 2) : _mm256_slli_epi16(high, 2 - bit);
+        q = _mm256_or_si256(q, _mm256_and_si256(high4, four));
+      }
+      // Sub-blocks 8 half + 2g (16-bit pair sums 0-7, lanes 0-3) and 8 half + 2g + 1.
+      const __m256i sc = _mm256_permutevar8x32_epi32(
+          scales32[half], _mm256_setr_epi32(2 * g, 2 * g, 2 * g, 2 * g, 2 * g + 1, 2 * g + 1, 2 * g + 1, 2 * g + 1));
+      for (int t = 0; t < T; ++t) {
+        const __m256i a8 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->quants + 128 * half + 32 * g));
+        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q, a8), sc));
+      }
+      KeepOrder(isum);
+    }
+  }
+  uint16_t d_bits;
+  std::memcpy(&d_bits, col + 2 * r, 2);
+  const float d = _cvtsh_ss(d_bits);
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_set1_ps(d * a[t]->scale), acc[t]);
+  if constexpr (!kQ3) {
+    std::memcpy(&d_bits, col + 16 + 2 * r, 2);
+    const float dmin = _cvtsh_ss(d_bits);
+    for (int t = 0; t < T; ++t) {
+      acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sum[t]), _mm256_set1_ps(dmin * a[t]->scale), acc[t]);
+    }
+  }
+}
+
+// One token takes all 8 rows of each block column in turn, so the group streams past once.
+// Several tokens take one row over all the columns at a time, which keeps their accumulators
+// in registers; the group is then in cache (RunPackedTiles takes groups a cache-sized chunk at
+// a time). One token a row at a time ran at a quarter of the memory's speed: its weights,
+// prefetched non-temporally on the first row's pass, were no longer in cache for the others.
+template <int T, bool kQ3>
+void TileQ2OrQ3_KAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t* const* act, float* y,
+                      int64_t y_stride) {
+  constexpr uint64_t kColumnBytes = kQ3 ? kQ3_KColumnBytes : kQ2_KColumnBytes;
+  constexpr int kRows = T == 1 ? kPackRowsK8 : 1;
+  for (int r0 = 0; r0 < kPackRowsK8; r0 += kRows) {
+    __m256 acc[kRows][T];
+    for (int r = 0; r < kRows; ++r) {
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+    }
+    const uint8_t* col = group;
+    for (int64_t b = 0; b < blocks; ++b, col += kColumnBytes) {
+      if (r0 == 0) PrefetchAhead<kColumnBytes>(prefetch, col);
+      const BlockQ8_K* a[T];
+      for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act[t]) + b;
+      for (int r = 0; r < kRows; ++r) RowBlockQ2OrQ3_K<T, kQ3>(col, r0 + r, a, acc[r]);
+    }
+    for (int r = 0; r < kRows; ++r) {
+      for (int t = 0; t < T; ++t) y[t * y_stride + r0 + r] = HorizontalSum(acc[r][t]);
+    }
+  }
+}
+
 struct Avx2Tiles {
   const PackedWeights& w;
   template <int T, DType kType>
@@ -370,6 +471,8 @@ struct Avx2Tiles {
       case DType::kQ5_K: return ByHalves<T>([&]<int kHalves>(int h0) {
           TileQ4_KAvx2<T, true, kHalves>(group, w.cols / kQK, act, sums32, y, y_stride, h0);
         });
+      case DType::kQ3_K: return TileQ2OrQ3_KAvx2<T, true>(prefetch, group, w.cols / kQK, act, y, y_stride);
+      case DType::kQ2_K: return TileQ2OrQ3_KAvx2<T, false>(prefetch, group, w.cols / kQK, act, y, y_stride);
       case DType::kQ6_K: return ByHalves<T>([&]<int kHalves>(int h0) {
           TileQ6_KAvx2<T, kHalves>(prefetch && h0 == 0, group, w.cols / kQK, act, y, y_stride, h0);
         });
