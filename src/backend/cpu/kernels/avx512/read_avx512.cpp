@@ -3,8 +3,12 @@
 #include <immintrin.h>
 
 #include "backend/cpu/bandwidth.h"
+#include "backend/cpu/kernels/packed_tiles.h"
 
 namespace riglm::cpu {
+
+// The ceiling is measured the way the decoding kernels read.
+static_assert(kAvx512ReadAhead == kPrefetchDistance);
 
 uint64_t ReadPrefetchedAvx512(const uint8_t* bytes, uint64_t n) {
   __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
