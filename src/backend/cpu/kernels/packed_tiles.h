@@ -23,20 +23,35 @@ namespace riglm::cpu {
 // 8 KiB, and prefetching into L2 8 KiB ahead). (From 1664474 until PrefetchAhead was written
 // out, the compiler had dropped the requests: what was measured there was no prefetching.) On
 // a Zen 5 VM (EPYC, 2 vCPUs), 2 threads, alternated in one process: whole 1B decoding steps
-// with the requests, Q4_0 1.07-1.09x, Q8_0 1.00x, Q4_K_M 1.04-1.11x (its Q6_K products 1.43x);
-// whole Q4_0 steps against this distance and hint, the same way: non-temporal 8 and 16 KiB ahead
-// 0.96-0.97x, into L2 (T1) 4, 8 or 16 KiB ahead 0.96x, T0 0.92x, into L2 16-32 KiB ahead as well
-// as non-temporal 1-4 KiB ahead 0.97-1.01x. Q4_K and Q5_K tiles ask for nothing (see TileQ4_K).
+// with the requests, Q4_0 1.07-1.09x, Q8_0 1.00x (its requests had been dropped, see below),
+// Q4_K_M 1.04-1.11x (its Q6_K products 1.43x); whole Q4_0 steps against this distance and hint,
+// the same way: non-temporal 8 and 16 KiB ahead 0.96-0.97x, into L2 (T1) 4, 8 or 16 KiB ahead
+// 0.96x, T0 0.92x, into L2 16-32 KiB ahead as well as non-temporal 1-4 KiB ahead 0.97-1.01x.
+// The AVX-512 Q4_K and Q5_K tiles ask for nothing (see TileQ4_K); the AVX2 ones do. On a Zen 3 VM
+// (AVX2 only), medians of 3-5 alternated runs of 1B decoding, % of the ceiling, with the requests
+// that had been dropped restored: Q8_0 81 -> 88, Q6_K 82 -> 85, Q3_K_M 55 -> 61, Q4_K_M 73 -> 77
+// (65 without any requests).
 constexpr uint64_t kPrefetchDistance = 4096;
 
-// One request per line, written out: as a loop under `if (prefetch)`, GCC 12 at -O2 and -O3
-// dropped the requests altogether (every kernel ran without them from 1664474 on).
+// One request per line, as volatile asm: GCC 12 sees a function that holds nothing but
+// _mm_prefetch as without side effects and deletes calls to it. That dropped the requests of a
+// loop under `if (prefetch)` (every kernel ran without them from 1664474 on), and later, of
+// every PrefetchAhead of more than 5 lines: the early inliner left the lambda below out of line,
+// and the call went. Q8_0 columns (9 lines), Q2_K and Q3_K ran without requests until 2026-12-07.
+[[gnu::always_inline]] inline void PrefetchLine(const uint8_t* line) {
+  __asm__ volatile("prefetchnta %0" : : "m"(*line));
+}
+
+// Always inlined: a call in a tile's loop made the compiler save every vector register around it
+// (the AVX2 Q4_K tile spent 4% of decoding in such calls and ran no faster than without requests).
+template <uint64_t... kLine>
+[[gnu::always_inline]] inline void PrefetchLines(const uint8_t* first, std::integer_sequence<uint64_t, kLine...>) {
+  (PrefetchLine(first + 64 * kLine), ...);
+}
+
 template <uint64_t kBytes>
-inline void PrefetchAhead(bool prefetch, const uint8_t* column) {
-  if (!prefetch) return;
-  [&]<uint64_t... kLine>(std::integer_sequence<uint64_t, kLine...>) {
-    (_mm_prefetch(reinterpret_cast<const char*>(column + kPrefetchDistance + 64 * kLine), _MM_HINT_NTA), ...);
-  }(std::make_integer_sequence<uint64_t, (kBytes + 63) / 64>{});
+[[gnu::always_inline]] inline void PrefetchAhead(bool prefetch, const uint8_t* column) {
+  if (prefetch) PrefetchLines(column + kPrefetchDistance, std::make_integer_sequence<uint64_t, (kBytes + 63) / 64>{});
 }
 
 // Runs `tiles` over row groups [group_begin, group_end) and `num_tokens` tokens (arguments as
