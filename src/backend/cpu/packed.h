@@ -125,7 +125,7 @@ bool HasAvx512Vnni();
 // weights fastest and the extra requests only cost (a Zen 4 VM: plain reads 7-20% faster). On a
 // Zen 5 VM a plain reader measured from 8% faster to 24% slower from one process to the next,
 // while the kernels that make the requests never ran slower with them: whole 1B Q4_0 decoding
-// steps 1.07-1.09x, Q6_K products 1.45x (the Q4_K and Q5_K tiles, which did, make none).
+// steps 1.07-1.09x, Q6_K products 1.45x (the AVX-512 Q4_K and Q5_K tiles, which did, make none).
 // RIGLM_WEIGHT_PREFETCH=0 or 1 decides instead.
 bool PrefetchWeights();
 // The least MeasuredPrefetchSpeedup at which PrefetchWeights says yes (exclusive).

@@ -176,10 +176,13 @@ inline void ByHalves(const Tile& tile) {
 // of its two sub-blocks (low and high nibbles) over 8 vectors (at most 8 * 3810), widened by
 // vpmaddwd against each row's 6-bit scale (held in both 16-bit halves of its lane) so widening and
 // scaling are one instruction; the minima are the same dot product of each row's two mins with
-// the activations' 32-element sums. Q5_K (kFiveBit) adds its fifth bits from the masks. No
-// software prefetches, as in the AVX-512 kernel (measured there; not on an AVX2-only CPU).
+// the activations' 32-element sums. Q5_K (kFiveBit) adds its fifth bits from the masks. Both
+// halves of each line are taken before the next line: in two passes over a column (2.3 KiB),
+// one token ran 20-40% slower on a Zen 3 VM, and 40% slower again with software prefetches,
+// which then evicted lines before their second pass. In one pass the prefetches help (1B Q4_K_M
+// decoding 65% -> 77% of the ceiling there), unlike in the AVX-512 tile on a Zen 5 VM.
 template <int T, bool kFiveBit, int kHalves>
-void TileQ4_KAvx2(const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int16_t* const* sums32,
+void TileQ4_KAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int16_t* const* sums32,
                   float* y, int64_t y_stride, int h0) {
   constexpr uint64_t kChunkBytes = Q4_KChunkBytes(kFiveBit);
   // Vectors whose 16-bit pairs are added before widening: 8 * 3810 for 4-bit values, 4 * 7874
@@ -197,43 +200,61 @@ void TileQ4_KAvx2(const uint8_t* group, int64_t blocks, const uint8_t* const* ac
   };
   const uint8_t* col = group;
   for (int64_t b = 0; b < blocks; ++b, col += Q4_KColumnBytes(kFiveBit)) {
+    PrefetchAhead<kQ4_KHeadBytes>(prefetch, col);
     const BlockQ8_K* a[T];
     for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act[t]) + b;
+    __m256i total[kHalves][T];
     for (int hh = 0; hh < kHalves; ++hh) {
-      const int h = h0 + hh;
-      __m256i total[T];
-      for (int t = 0; t < T; ++t) total[t] = _mm256_setzero_si256();
-      for (int chunk = 0; chunk < 4; ++chunk) {
-        const uint8_t* chunk_bytes = col + kQ4_KHeadBytes + chunk * kChunkBytes;
-        // Scales [sub-block][row]: sub-blocks 2 * chunk and 2 * chunk + 1.
-        const __m256i sc_lo = row_scales(col + 64 + 32 * chunk + 8 * h);
-        const __m256i sc_hi = row_scales(col + 64 + 32 * chunk + 16 + 8 * h);
-        for (int j0 = 0; j0 < 8; j0 += kVectorsPerWidening) {
-          __m256i lo_pairs[T], hi_pairs[T];
-          for (int t = 0; t < T; ++t) lo_pairs[t] = hi_pairs[t] = _mm256_setzero_si256();
-          for (int j = j0; j < j0 + kVectorsPerWidening; ++j) {
+      for (int t = 0; t < T; ++t) total[hh][t] = _mm256_setzero_si256();
+    }
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      const uint8_t* chunk_bytes = col + kQ4_KHeadBytes + chunk * kChunkBytes;
+      PrefetchAhead<kChunkBytes>(prefetch, chunk_bytes);
+      for (int j0 = 0; j0 < 8; j0 += kVectorsPerWidening) {
+        __m256i lo_pairs[kHalves][T], hi_pairs[kHalves][T];
+        for (int hh = 0; hh < kHalves; ++hh) {
+          for (int t = 0; t < T; ++t) lo_pairs[hh][t] = hi_pairs[hh][t] = _mm256_setzero_si256();
+        }
+        for (int j = j0; j < j0 + kVectorsPerWidening; ++j) {
+          // Both halves of a line are taken together, before the next line.
+          __m256i lo[kHalves], hi[kHalves];
+          for (int hh = 0; hh < kHalves; ++hh) {
+            const int h = h0 + hh;
             const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunk_bytes + 64 * j + 32 * h));
-            __m256i lo = _mm256_and_si256(w, low_mask);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), low_mask);
+            lo[hh] = _mm256_and_si256(w, low_mask);
+            hi[hh] = _mm256_and_si256(_mm256_srli_epi16(w, 4), low_mask);
             if constexpr (kFiveBit) {
               const uint8_t* masks = chunk_bytes + kQ4_KChunkBytes + 16 * j;
-              lo = _mm256_or_si256(lo, FifthBits(HalfMask(masks, h)));
-              hi = _mm256_or_si256(hi, FifthBits(HalfMask(masks + 8, h)));
+              lo[hh] = _mm256_or_si256(lo[hh], FifthBits(HalfMask(masks, h)));
+              hi[hh] = _mm256_or_si256(hi[hh], FifthBits(HalfMask(masks + 8, h)));
             }
-            for (int t = 0; t < T; ++t) {
-              const int8_t* quads = a[t]->quants + 64 * chunk + 4 * j;
-              lo_pairs[t] = _mm256_add_epi16(lo_pairs[t], _mm256_maddubs_epi16(lo, BroadcastQuad(quads)));
-              hi_pairs[t] = _mm256_add_epi16(hi_pairs[t], _mm256_maddubs_epi16(hi, BroadcastQuad(quads + 32)));
-            }
-            KeepOrder(lo_pairs);
-            KeepOrder(hi_pairs);
           }
           for (int t = 0; t < T; ++t) {
-            total[t] = _mm256_add_epi32(total[t], _mm256_add_epi32(_mm256_madd_epi16(lo_pairs[t], sc_lo),
-                                                                   _mm256_madd_epi16(hi_pairs[t], sc_hi)));
+            const int8_t* quads = a[t]->quants + 64 * chunk + 4 * j;
+            const __m256i a_lo = BroadcastQuad(quads), a_hi = BroadcastQuad(quads + 32);
+            for (int hh = 0; hh < kHalves; ++hh) {
+              lo_pairs[hh][t] = _mm256_add_epi16(lo_pairs[hh][t], _mm256_maddubs_epi16(lo[hh], a_lo));
+              hi_pairs[hh][t] = _mm256_add_epi16(hi_pairs[hh][t], _mm256_maddubs_epi16(hi[hh], a_hi));
+            }
+          }
+          for (int hh = 0; hh < kHalves; ++hh) {
+            KeepOrder(lo_pairs[hh]);
+            KeepOrder(hi_pairs[hh]);
+          }
+        }
+        for (int hh = 0; hh < kHalves; ++hh) {
+          // Scales [sub-block][row]: sub-blocks 2 * chunk and 2 * chunk + 1.
+          const __m256i sc_lo = row_scales(col + 64 + 32 * chunk + 8 * (h0 + hh));
+          const __m256i sc_hi = row_scales(col + 64 + 32 * chunk + 16 + 8 * (h0 + hh));
+          for (int t = 0; t < T; ++t) {
+            total[hh][t] = _mm256_add_epi32(total[hh][t], _mm256_add_epi32(_mm256_madd_epi16(lo_pairs[hh][t], sc_lo),
+                                                                           _mm256_madd_epi16(hi_pairs[hh][t], sc_hi)));
           }
         }
       }
+    }
+    for (int hh = 0; hh < kHalves; ++hh) {
+      const int h = h0 + hh;
       const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16 * h)));
       const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 32 + 16 * h)));
       // Row r's mins of sub-blocks 2p and 2p + 1 as 16-bit values in lane r.
@@ -249,7 +270,7 @@ void TileQ4_KAvx2(const uint8_t* group, int64_t blocks, const uint8_t* const* ac
           min_sum = _mm256_add_epi32(min_sum, _mm256_madd_epi16(mins[p], _mm256_set1_epi32(pair)));
         }
         const __m256 da = _mm256_set1_ps(a[t]->scale);
-        acc[hh][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total[t]), _mm256_mul_ps(d, da), acc[hh][t]);
+        acc[hh][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total[hh][t]), _mm256_mul_ps(d, da), acc[hh][t]);
         acc[hh][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sum), _mm256_mul_ps(dmin, da), acc[hh][t]);
       }
     }
@@ -466,10 +487,10 @@ struct Avx2Tiles {
     const uint8_t* group = w.group(g);
     switch (w.type) {
       case DType::kQ4_K: return ByHalves<T>([&]<int kHalves>(int h0) {
-          TileQ4_KAvx2<T, false, kHalves>(group, w.cols / kQK, act, sums32, y, y_stride, h0);
+          TileQ4_KAvx2<T, false, kHalves>(prefetch && h0 == 0, group, w.cols / kQK, act, sums32, y, y_stride, h0);
         });
       case DType::kQ5_K: return ByHalves<T>([&]<int kHalves>(int h0) {
-          TileQ4_KAvx2<T, true, kHalves>(group, w.cols / kQK, act, sums32, y, y_stride, h0);
+          TileQ4_KAvx2<T, true, kHalves>(prefetch && h0 == 0, group, w.cols / kQK, act, sums32, y, y_stride, h0);
         });
       case DType::kQ3_K: return TileQ2OrQ3_KAvx2<T, true>(prefetch, group, w.cols / kQK, act, y, y_stride);
       case DType::kQ2_K: return TileQ2OrQ3_KAvx2<T, false>(prefetch, group, w.cols / kQK, act, y, y_stride);
