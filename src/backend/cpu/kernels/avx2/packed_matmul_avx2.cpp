@@ -176,14 +176,14 @@ inline void ByHalves(const Tile& tile) {
 // of its two sub-blocks (low and high nibbles) over 8 vectors (at most 8 * 3810), widened by
 // vpmaddwd against each row's 6-bit scale (held in both 16-bit halves of its lane) so widening and
 // scaling are one instruction; the minima are the same dot product of each row's two mins with
-// the activations' 32-element sums. Q5_K (kFiveBit) adds its fifth bits from the masks. Both
-// halves of each line are taken before the next line: in two passes over a column (2.3 KiB),
-// one token ran 20-40% slower on a Zen 3 VM, and 40% slower again with software prefetches,
-// which then evicted lines before their second pass. In one pass the prefetches help (1B Q4_K_M
-// decoding 65% -> 77% of the ceiling there), unlike in the AVX-512 tile on a Zen 5 VM.
+// the activations' 32-element sums. Q5_K (kFiveBit) adds its fifth bits from the masks. One
+// token takes both halves of each line before the next line, sharing the activations' broadcasts
+// (one pass instead of one per half: 256 rows from L2, one thread, 19-23 -> 24-26 GB/s on a Zen 3
+// VM). The weight prefetches help here (1B Q4_K_M decoding 65% -> 77% of the ceiling on that VM),
+// unlike in the AVX-512 tile on a Zen 5 VM.
 template <int T, bool kFiveBit, int kHalves>
-void TileQ4_KAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t* const* act, const int16_t* const* sums32,
-                  float* y, int64_t y_stride, int h0) {
+void TileQ4_KAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uint8_t* const* act,
+                  const int16_t* const* sums32, float* y, int64_t y_stride, int h0) {
   constexpr uint64_t kChunkBytes = Q4_KChunkBytes(kFiveBit);
   // Vectors whose 16-bit pairs are added before widening: 8 * 3810 for 4-bit values, 4 * 7874
   // for Q5_K's 5-bit ones.
