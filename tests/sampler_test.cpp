@@ -113,6 +113,39 @@ TEST(SamplerTest, PenaltiesDiscourageRecentTokens) {
   EXPECT_EQ(presence.Sample(Logits().data()), 1);
 }
 
+// The window holds exactly the last repeat_last_n tokens: each one past it drops the oldest.
+TEST(SamplerTest, PenaltiesCountOnlyTheLastNTokens) {
+  SamplingParams p;
+  p.temperature = 0.0f;
+  p.frequency_penalty = 0.06f;  // token 1 (3.0) falls below token 4 (2.9) when seen twice or more
+  p.repeat_last_n = 3;
+  Sampler sampler(p, 6);
+  for (int i = 0; i < 3; ++i) sampler.Accept(1);
+  EXPECT_EQ(sampler.Sample(Logits().data()), 4);  // 1 x3: 2.82
+  sampler.Accept(2);
+  EXPECT_EQ(sampler.Sample(Logits().data()), 4);  // 1 x2: 2.88
+  sampler.Accept(5);
+  EXPECT_EQ(sampler.Sample(Logits().data()), 1);  // 1 x1: 2.94
+  sampler.Accept(1);
+  sampler.Accept(1);
+  EXPECT_EQ(sampler.Sample(Logits().data()), 4);  // 5, 1, 1
+  sampler.Reset();
+  EXPECT_EQ(sampler.Sample(Logits().data()), 1);  // nothing recent
+
+  p.repeat_last_n = -1;  // every token since the start
+  Sampler all(p, 6);
+  all.Accept(1);
+  for (int i = 0; i < 100; ++i) all.Accept(2);
+  EXPECT_EQ(all.Sample(Logits().data()), 1);
+  all.Accept(1);
+  EXPECT_EQ(all.Sample(Logits().data()), 4);
+
+  p.repeat_last_n = 0;  // penalties off
+  Sampler none(p, 6);
+  for (int i = 0; i < 5; ++i) none.Accept(1);
+  EXPECT_EQ(none.Sample(Logits().data()), 1);
+}
+
 TEST(SamplerTest, InvalidParametersAreNamed) {
   SamplingParams p;
   p.temperature = -1.0f;

@@ -23,18 +23,30 @@ Status SamplingParams::Validate() const {
 }
 
 Sampler::Sampler(const SamplingParams& params, int32_t vocab_size)
-    : params_(params), vocab_size_(vocab_size), rng_state_(params.seed) {}
+    : params_(params), vocab_size_(vocab_size), rng_state_(params.seed) {
+  // Sized once, so that generating allocates nothing. A window past any context is capped: it
+  // only fills as far as the context does.
+  const auto window = static_cast<size_t>(std::clamp(params.repeat_last_n, 0, 1 << 16));
+  recent_.reserve(window);
+  sorted_recent_.reserve(window);
+  candidates_.reserve(static_cast<size_t>(std::max(vocab_size, 0)));
+  probs_.reserve(candidates_.capacity());
+}
 
 void Sampler::Reset() {
   recent_.clear();
+  next_recent_ = 0;
   rng_state_ = params_.seed;
 }
 
 void Sampler::Accept(int32_t token) {
-  recent_.push_back(token);
-  if (params_.repeat_last_n >= 0) {
-    while (static_cast<int32_t>(recent_.size()) > params_.repeat_last_n) recent_.pop_front();
+  if (params_.repeat_last_n == 0) return;
+  if (params_.repeat_last_n < 0 || recent_.size() < static_cast<size_t>(params_.repeat_last_n)) {
+    recent_.push_back(token);
+    return;
   }
+  recent_[next_recent_] = token;
+  next_recent_ = (next_recent_ + 1) % recent_.size();
 }
 
 double Sampler::NextUniform() {
@@ -50,13 +62,20 @@ void Sampler::ApplyPenalties() {
   const bool repeat = params_.repeat_penalty != 1.0f;
   const bool additive = params_.presence_penalty != 0.0f || params_.frequency_penalty != 0.0f;
   if ((!repeat && !additive) || recent_.empty() || params_.repeat_last_n == 0) return;
-  std::unordered_map<int32_t, int> counts;
-  for (int32_t t : recent_) ++counts[t];
-  for (Candidate& c : candidates_) {
-    auto it = counts.find(c.id);
-    if (it == counts.end()) continue;
-    if (repeat) c.logit = c.logit > 0 ? c.logit / params_.repeat_penalty : c.logit * params_.repeat_penalty;
-    c.logit -= static_cast<float>(it->second) * params_.frequency_penalty + params_.presence_penalty;
+  // Candidates are still in id order here. Each distinct recent token is penalized once, by how
+  // often it occurs: runs of the sorted copy, not a pass over the whole vocabulary.
+  sorted_recent_.assign(recent_.begin(), recent_.end());
+  std::sort(sorted_recent_.begin(), sorted_recent_.end());
+  for (size_t i = 0; i < sorted_recent_.size();) {
+    const int32_t token = sorted_recent_[i];
+    size_t end = i + 1;
+    while (end < sorted_recent_.size() && sorted_recent_[end] == token) ++end;
+    const auto count = static_cast<float>(end - i);
+    i = end;
+    if (token < 0 || token >= vocab_size_) continue;
+    float& logit = candidates_[token].logit;
+    if (repeat) logit = logit > 0 ? logit / params_.repeat_penalty : logit * params_.repeat_penalty;
+    logit -= count * params_.frequency_penalty + params_.presence_penalty;
   }
 }
 

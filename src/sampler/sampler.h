@@ -3,9 +3,7 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "util/status.h"
@@ -52,7 +50,11 @@ class Sampler {
   SamplingParams params_;
   int32_t vocab_size_;
   uint64_t rng_state_;
-  std::deque<int32_t> recent_;
+  // The last repeat_last_n tokens, in no particular order (the penalties only count them):
+  // once full, each new token overwrites the oldest, at next_recent_.
+  std::vector<int32_t> recent_;
+  size_t next_recent_ = 0;
+  std::vector<int32_t> sorted_recent_;  // reused by ApplyPenalties, so sampling allocates nothing
   std::vector<Candidate> candidates_;
   std::vector<float> probs_;
 };
