@@ -1,5 +1,6 @@
 #include "model/kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -56,6 +57,10 @@ KvCache::KvCache(const ModelConfig& config, int64_t context_length, int num_sequ
   std::memset(keys_.get(), 0, key_bytes_);
   std::memset(values_.get(), 0, value_bytes_);
   for (int64_t b = 0; b < blocks_total_; ++b) free_blocks_.insert(free_blocks_.end(), static_cast<int32_t>(b));
+  // A sequence's table grows a block at a time as it decodes; sized now, that growth allocates nothing.
+  for (std::vector<int32_t>& table : block_tables_) {
+    table.reserve(static_cast<size_t>(std::min(BlocksFor(context_length), blocks_total_)));
+  }
 }
 
 int32_t KvCache::NextBlock(int seq) const {
