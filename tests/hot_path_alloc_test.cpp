@@ -77,6 +77,22 @@ TEST(HotPathAllocTest, DecodingOneSequenceAllocatesNothingOnceWarm) {
   EXPECT_EQ(Allocations() - before, 0);
 }
 
+// Prompts in batches: once the first has sized the batch buffers, later ones of no more tokens
+// allocate nothing either (a conversation's next turn).
+TEST(HotPathAllocTest, PrefillingAllocatesNothingOnceWarm) {
+  auto model = LlamaModel::Load(testing::Stories260KPath());
+  ASSERT_TRUE(model.ok());
+  ThreadPool pool(2);
+  CpuSequenceDecoder decoder(**model, pool, 256);
+  std::vector<float> logits;
+  const std::vector<int32_t> prompt(64, 5);
+  ASSERT_TRUE(decoder.Prefill(prompt, 0, &logits).ok());
+  const int64_t before = Allocations();
+  ASSERT_TRUE(decoder.Prefill(prompt, 64, &logits).ok());
+  ASSERT_TRUE(decoder.Prefill(std::span(prompt).first(10), 128, &logits).ok());
+  EXPECT_EQ(Allocations() - before, 0);
+}
+
 // The server's case: a batch of sequences a step, through a pipeline of two stages.
 TEST(HotPathAllocTest, DecodingABatchThroughAPipelineAllocatesNothingOnceWarm) {
   auto model = LlamaModel::Load(testing::Stories260KPath());
