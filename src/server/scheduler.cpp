@@ -10,7 +10,8 @@
 namespace riglm {
 namespace {
 
-TokenLogprob LogprobOf(const float* logits, int64_t vocab, int32_t token, int top) {
+// `ids`: scratch kept by the caller, so that a step with logprobs allocates no vocabulary-sized index.
+TokenLogprob LogprobOf(const float* logits, int64_t vocab, int32_t token, int top, std::vector<int32_t>& ids) {
   float max = logits[0];
   for (int64_t i = 1; i < vocab; ++i) max = std::max(max, logits[i]);
   double sum = 0.0;
@@ -20,7 +21,7 @@ TokenLogprob LogprobOf(const float* logits, int64_t vocab, int32_t token, int to
   out.token = token;
   out.logprob = logits[token] - log_total;
   if (top > 0) {
-    std::vector<int32_t> ids(vocab);
+    ids.resize(vocab);
     for (int64_t i = 0; i < vocab; ++i) ids[i] = static_cast<int32_t>(i);
     const int64_t n = std::min<int64_t>(top, vocab);
     std::partial_sort(ids.begin(), ids.begin() + n, ids.end(), [&](int32_t a, int32_t b) {
@@ -64,6 +65,7 @@ struct Scheduler::Slot {
   TokenLogprob sampled_logprob;
   std::unique_ptr<JsonPrefix> json;  // the output so far, when only JSON may come out
   std::vector<float> masked;         // this step's logits with the tokens JSON forbids removed
+  std::vector<int32_t> ranked;       // LogprobOf's scratch
   std::chrono::steady_clock::time_point arrived, started, first_token;
 };
 
@@ -307,7 +309,7 @@ void Scheduler::Step() {
         row = s.masked.data();
       }
       s.sampled = s.sampler->Sample(row);
-      if (s.request.logprobs >= 0) s.sampled_logprob = LogprobOf(row, vocab, s.sampled, s.request.logprobs);
+      if (s.request.logprobs >= 0) s.sampled_logprob = LogprobOf(row, vocab, s.sampled, s.request.logprobs, s.ranked);
     }
   });
   for (auto& slot : slots_) {
