@@ -28,6 +28,9 @@ void* Allocate(std::size_t n, std::size_t align = alignof(std::max_align_t)) {
 }
 }  // namespace
 
+// GCC sees, once inlined, `new` paired with free(): these replacements pair malloc with free.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 void* operator new(std::size_t n) {
   if (void* p = Allocate(n)) return p;
   throw std::bad_alloc();
