@@ -60,6 +60,9 @@ BENCHMARK_CAPTURE(BM_MatVec, q8_0, DType::kQ8_0)->ArgsProduct({{1, 2}, {256, 204
 BENCHMARK_CAPTURE(BM_MatVec, q4_0, DType::kQ4_0)->ArgsProduct({{1, 2}, {256, 2048, 131072}});
 BENCHMARK_CAPTURE(BM_MatVec, q4_k, DType::kQ4_K)->ArgsProduct({{1, 2}, {256, 2048, 131072}});
 BENCHMARK_CAPTURE(BM_MatVec, q6_k, DType::kQ6_K)->ArgsProduct({{1, 2}, {256, 2048, 131072}});
+BENCHMARK_CAPTURE(BM_MatVec, q5_k, DType::kQ5_K)->ArgsProduct({{1, 2}, {256, 2048, 131072}});
+BENCHMARK_CAPTURE(BM_MatVec, q3_k, DType::kQ3_K)->ArgsProduct({{1, 2}, {256, 2048, 131072}});
+BENCHMARK_CAPTURE(BM_MatVec, q2_k, DType::kQ2_K)->ArgsProduct({{1, 2}, {256, 2048, 131072}});
 
 }  // namespace
 }  // namespace riglm
