@@ -475,7 +475,7 @@ void TileQ2OrQ3_KAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const
         __m256i row_isum[1], row_min_sum[1];
         RowBlockQ2OrQ3_K<1, kQ3>(col, r, a, row_isum, row_min_sum);
         isum[r] = row_isum[0];
-        min_sum[r] = row_min_sum[0];
+        if constexpr (!kQ3) min_sum[r] = row_min_sum[0];
       }
       const __m256 da = _mm256_set1_ps(a[0]->scale * kQ2OrQ3_KSumScale<kQ3>);
       const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col)));
