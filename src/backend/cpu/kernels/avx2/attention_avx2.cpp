@@ -78,12 +78,7 @@ void Attend(const float* q, int num_heads, const KvView& keys, const KvView& val
           dots[i] = _mm256_fmadd_ps(qd, _mm256_load_ps(key_tile + i * head_dim + d), dots[i]);
         }
       }
-      const __m256 h01 = _mm256_hadd_ps(dots[0], dots[1]), h23 = _mm256_hadd_ps(dots[2], dots[3]);
-      const __m256 h45 = _mm256_hadd_ps(dots[4], dots[5]), h67 = _mm256_hadd_ps(dots[6], dots[7]);
-      const __m256 q0123 = _mm256_hadd_ps(h01, h23), q4567 = _mm256_hadd_ps(h45, h67);
-      // q0123 holds keys 0-3 from the low 128 bits in its low half and from the high bits in its high half.
-      const __m256 lo = _mm256_permute2f128_ps(q0123, q4567, 0x20), hi = _mm256_permute2f128_ps(q0123, q4567, 0x31);
-      _mm256_store_ps(scores, _mm256_mul_ps(_mm256_add_ps(lo, hi), _mm256_set1_ps(scale)));
+      _mm256_store_ps(scores, _mm256_mul_ps(LaneSums(dots), _mm256_set1_ps(scale)));
       for (int i = count; i < kTileKeys; ++i) scores[i] = -std::numeric_limits<float>::infinity();
       const __m256 s = _mm256_load_ps(scores);
       const float tile_max = HorizontalMax(s);

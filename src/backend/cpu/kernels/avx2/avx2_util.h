@@ -12,6 +12,22 @@ inline float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(lo);
 }
 
+// The lane sums of eight vectors, vector i's in lane i: pairwise horizontal adds leave rows 0-3
+// (4-7) with each one's lanes 0-3 in the low 128 bits and 4-7 in the high, then the halves add.
+inline __m256 LaneSums(const __m256 (&v)[8]) {
+  const __m256 h01 = _mm256_hadd_ps(v[0], v[1]), h23 = _mm256_hadd_ps(v[2], v[3]);
+  const __m256 h45 = _mm256_hadd_ps(v[4], v[5]), h67 = _mm256_hadd_ps(v[6], v[7]);
+  const __m256 q0123 = _mm256_hadd_ps(h01, h23), q4567 = _mm256_hadd_ps(h45, h67);
+  return _mm256_add_ps(_mm256_permute2f128_ps(q0123, q4567, 0x20), _mm256_permute2f128_ps(q0123, q4567, 0x31));
+}
+inline __m256i LaneSums(const __m256i (&v)[8]) {
+  const __m256i h01 = _mm256_hadd_epi32(v[0], v[1]), h23 = _mm256_hadd_epi32(v[2], v[3]);
+  const __m256i h45 = _mm256_hadd_epi32(v[4], v[5]), h67 = _mm256_hadd_epi32(v[6], v[7]);
+  const __m256i q0123 = _mm256_hadd_epi32(h01, h23), q4567 = _mm256_hadd_epi32(h45, h67);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(q0123, q4567, 0x20),
+                          _mm256_permute2x128_si256(q0123, q4567, 0x31));
+}
+
 // e^x to about 2 ulp for x in [-87, 88] (clamped there, so large negative x gives ~0 and large
 // positive x stays finite): 2^n * p(r) with x = n ln2 + r, |r| <= ln2 / 2, p of degree 6.
 inline __m256 Exp(__m256 x) {

@@ -372,18 +372,6 @@ void TileQ6_KAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uin
   }
 }
 
-// Q3_K and Q2_K in the AVX-512 kernels' 8-row layout, a row at a time: a row's 32 bytes of 2-bit
-// quants hold 32 consecutive elements per bit pair, so a vector of rebuilt values meets 32
-// contiguous activations (no broadcasts). Values are rebuilt as unsigned bytes (Q3_K: q + 4, its
-// high bit from the row's mask; Q2_K: q), their 16-bit pair sums (at most 2 * 7 * 127) widened by
-// vpmaddwd against the scales of the two 16-element sub-blocks they span: the vector's 128-bit
-// halves are one sub-block each, so one in-lane byte shuffle of the row's 16 scales makes the
-// scale operand (it was a lane-crossing permute per vector).
-// Q3_K's scales are signed, so the shuffle puts them in the high byte of each 16-bit word: its
-// sums come out times 256 (at most 2^29 with the +4's term, exact in a float). Q3_K's +4 comes
-// off through the activations' 16-element sums, and Q2_K's minima the same way. This leaves in
-// `isum` and `min_sum` (Q2_K) row r's integer sums of block column `col` for T tokens, as 8 lanes
-// each to be added up.
 // Byte shuffles of a row's 16 scales for the vector of sub-blocks 2i and 2i + 1 (i = 4 half + g):
 // each 16-bit word of the low 128 bits gets scale 2i, of the high ones 2i + 1 (Q3_K: as the high
 // byte), the other byte zero (index -128).
@@ -402,23 +390,34 @@ constexpr ScalePicks kScalePicks = [] {
   return picks;
 }();
 
+// Q3_K and Q2_K in the AVX-512 kernels' 8-row layout, a row at a time: a row's 32 bytes of 2-bit
+// quants hold 32 consecutive elements per bit pair, so a vector of rebuilt values meets 32
+// contiguous activations (no broadcasts). Values are rebuilt as unsigned bytes (Q3_K: q + 4, its
+// high bit from the row's mask; Q2_K: q), their 16-bit pair sums (at most 2 * 7 * 127) widened by
+// vpmaddwd against the scales of the two 16-element sub-blocks they span: the vector's 128-bit
+// halves are one sub-block each, so one in-lane byte shuffle of the row's 16 scales makes the
+// scale operand (it was a lane-crossing permute per vector).
+// Q3_K's scales are signed, so the shuffle puts them in the high byte of each 16-bit word: its
+// sums come out times 256 (at most 2^29 with the +4's term, exact in a float). Q3_K's +4 comes
+// off through the activations' 16-element sums, and Q2_K's minima the same way. This leaves in
+// `isum` and `min_sum` (Q2_K) row r's integer sums of block column `col` for T tokens, as 8 lanes
+// each to be added up.
 template <int T, bool kQ3>
 inline void RowBlockQ2OrQ3_K(const uint8_t* col, int r, const BlockQ8_K* const* a, __m256i (&isum)[T],
                              __m256i (&min_sum)[T]) {
   const __m256i two_bits = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
   const int pair_offset = (r / 2) * (kQ3 ? kQ3_KPairBytes : kQ2_KPairBytes) + 32 * (r % 2);
-  const uint8_t* scale_bytes = col + (kQ3 ? 16 : 32) + 16 * r;
+  const __m128i scale_bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(col + (kQ3 ? 16 : 32) + 16 * r));
   // The 16 scales in both 128-bit halves (Q2_K: low nibbles; the high ones are the minima).
-  __m256i scales = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scale_bytes)));
+  __m256i scales = _mm256_broadcastsi128_si256(scale_bytes);
   if constexpr (kQ3) {
-    const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scale_bytes)));
+    const __m256i scales16 = _mm256_cvtepi8_epi16(scale_bytes);
     for (int t = 0; t < T; ++t) {
       const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->sums));
       isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(scales16, sums), 2 + 8));
     }
   } else {
-    const __m256i mins16 =
-        _mm256_srli_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scale_bytes))), 4);
+    const __m256i mins16 = _mm256_srli_epi16(_mm256_cvtepu8_epi16(scale_bytes), 4);
     scales = _mm256_and_si256(scales, _mm256_set1_epi8(0x0f));
     for (int t = 0; t < T; ++t) {
       isum[t] = _mm256_setzero_si256();
@@ -458,16 +457,6 @@ inline void RowBlockQ2OrQ3_K(const uint8_t* col, int r, const BlockQ8_K* const* 
 // Q3_K's integer sums are 256 times the products.
 template <bool kQ3>
 constexpr float kQ2OrQ3_KSumScale = kQ3 ? 1.0f / 256 : 1.0f;
-
-// The lane sums of eight vectors, vector i's in lane i.
-inline __m256i LaneSums(const __m256i (&v)[8]) {
-  const __m256i rows01 = _mm256_hadd_epi32(v[0], v[1]), rows23 = _mm256_hadd_epi32(v[2], v[3]);
-  const __m256i rows45 = _mm256_hadd_epi32(v[4], v[5]), rows67 = _mm256_hadd_epi32(v[6], v[7]);
-  // Rows 0-3 (4-7): each row's lanes 0-3 in the low 128 bits, 4-7 in the high.
-  const __m256i rows0123 = _mm256_hadd_epi32(rows01, rows23), rows4567 = _mm256_hadd_epi32(rows45, rows67);
-  return _mm256_add_epi32(_mm256_permute2x128_si256(rows0123, rows4567, 0x20),
-                          _mm256_permute2x128_si256(rows0123, rows4567, 0x31));
-}
 
 // One token takes all 8 rows of each block column in turn, so the group streams past once, and
 // scales the 8 rows' sums (added up across lanes, row r in lane r) together, where it converted
