@@ -293,11 +293,14 @@ void TileQ6_KAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uin
   for (int hh = 0; hh < kHalves; ++hh) {
     for (int t = 0; t < T; ++t) acc[hh][t] = _mm256_setzero_ps();
   }
-  // Row r's scale (int8 of sub-block `sub`, [sub-block][row] from `col + 32`) in both halves of lane r.
-  auto row_scales = [](const uint8_t* p) {
-    const __m256i s = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-    return _mm256_or_si256(_mm256_and_si256(s, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(s, 16));
-  };
+  // Byte shuffles that put row r's scale of an 8-row half (int8, [sub-block][row] from `col + 32`,
+  // both halves' 16 bytes per sub-block) into the high byte of both 16-bit words of lane r; an
+  // arithmetic shift then sign-extends it. Three operations a vector, shared by both halves' load.
+  const __m256i scale_spread[2] = {
+      _mm256_setr_epi8(-128, 0, -128, 0, -128, 1, -128, 1, -128, 2, -128, 2, -128, 3, -128, 3,  //
+                       -128, 4, -128, 4, -128, 5, -128, 5, -128, 6, -128, 6, -128, 7, -128, 7),
+      _mm256_setr_epi8(-128, 8, -128, 8, -128, 9, -128, 9, -128, 10, -128, 10, -128, 11, -128, 11,  //
+                       -128, 12, -128, 12, -128, 13, -128, 13, -128, 14, -128, 14, -128, 15, -128, 15)};
   const uint8_t* col = group;
   for (int64_t b = 0; b < blocks; ++b, col += kQ6_KColumnBytes) {
     PrefetchAhead<kQ6_KHeadBytes>(prefetch, col);
@@ -306,6 +309,15 @@ void TileQ6_KAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uin
     __m256i total[kHalves][T];
     for (int hh = 0; hh < kHalves; ++hh) {
       for (int t = 0; t < T; ++t) total[hh][t] = _mm256_setzero_si256();
+    }
+    // Each sub-block's scales, built once per column: the loop below reads each twice, and the
+    // +32 correction once more (the shuffles and shifts had been a sixth of the one-token loop).
+    __m256i scales[kHalves][16];
+    for (int sub = 0; sub < 16; ++sub) {
+      const __m256i bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 32 + 16 * sub)));
+      for (int hh = 0; hh < kHalves; ++hh) {
+        scales[hh][sub] = _mm256_srai_epi16(_mm256_shuffle_epi8(bytes, scale_spread[h0 + hh]), 8);
+      }
     }
     for (int half = 0; half < 2; ++half) {
       for (int jp = 0; jp < 4; ++jp) {  // j = 2 jp, 2 jp + 1: elements 4j.. of each quarter
@@ -332,7 +344,7 @@ void TileQ6_KAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uin
         for (int g = 0; g < 4; ++g) {
           const int sub = 8 * half + 2 * g + jp / 2;
           for (int hh = 0; hh < kHalves; ++hh) {
-            const __m256i scale = row_scales(col + 32 + 16 * sub + 8 * (h0 + hh));
+            const __m256i scale = scales[hh][sub];
             for (int t = 0; t < T; ++t) {
               const int8_t* quads = a[t]->quants + 128 * half + 32 * g + 8 * jp;
               const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(q[hh][0][g], BroadcastQuad(quads)),
@@ -349,12 +361,8 @@ void TileQ6_KAvx2(bool prefetch, const uint8_t* group, int64_t blocks, const uin
       const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16 * rh)));
       // The +32: 32 times each row's scales of sub-blocks 2p, 2p + 1 dotted with their activation
       // sums (16-bit, where 32 times them would not fit).
-      __m256i scale_pairs[8];
-      for (int p = 0; p < 8; ++p) {
-        const __m256i s0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(col + 32 + 16 * (2 * p) + 8 * rh)));
-        const __m256i s1 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(col + 32 + 16 * (2 * p + 1) + 8 * rh)));
-        scale_pairs[p] = _mm256_or_si256(_mm256_and_si256(s0, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(s1, 16));
-      }
+      __m256i scale_pairs[8];  // the low word of lane r sub-block 2p's scale, the high word 2p + 1's
+      for (int p = 0; p < 8; ++p) scale_pairs[p] = _mm256_blend_epi16(scales[hh][2 * p], scales[hh][2 * p + 1], 0xaa);
       for (int t = 0; t < T; ++t) {
         __m256i offset = _mm256_setzero_si256();
         for (int p = 0; p < 8; ++p) {
