@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -183,9 +184,28 @@ TEST(CliTest, BenchJsonHasARecordPerTestAndDepth) {
   const auto table = RunRiglm("bench -m " + model + " -p 0 -n 2 -d 5 -r 1");
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("| tg2 @ d5 |"), std::string::npos) << table.out;
-  const auto negative = RunRiglm("bench -m " + model + " -d -1");
-  EXPECT_NE(negative.exit_code, 0);
-  EXPECT_NE(negative.err.find("-d"), std::string::npos) << negative.err;
+  for (const char* flag : {"-d", "-p", "-n"}) {
+    const auto negative = RunRiglm("bench -m " + model + " " + flag + " -1");
+    EXPECT_NE(negative.exit_code, 0) << flag;
+    EXPECT_NE(negative.err.find(flag), std::string::npos) << negative.err;
+  }
+  const auto nothing = RunRiglm("bench -m " + model + " -p 0 -n 0");
+  EXPECT_NE(nothing.exit_code, 0);
+  EXPECT_NE(nothing.err.find("nothing to measure"), std::string::npos) << nothing.err;
+}
+
+// More threads than CPUs work, with a warning: a waiting thread yields its CPU, where it had kept
+// the threads it waited for off it (3 threads on 2 CPUs decoded ~300 times slower than 2).
+TEST(CliTest, MoreThreadsThanCpusRunWithAWarning) {
+  const unsigned cpus = std::thread::hardware_concurrency();
+  const int threads = static_cast<int>(std::max(cpus, 1u)) * 4;
+  const auto run = RunRiglm("bench -m " + ShellQuote(testing::Stories260KPath()) + " -p 8 -n 8 -r 1 -o json -t " +
+                            std::to_string(threads));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("more threads than the"), std::string::npos) << run.err;
+  const auto records = nlohmann::json::parse(run.out);
+  ASSERT_EQ(records.size(), 2u) << run.out;
+  EXPECT_EQ(records[1].at("n_threads").get<int>(), threads);
 }
 
 // On CPUs with packed kernels, bench says whether they prefetch their weights and why;

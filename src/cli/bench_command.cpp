@@ -71,9 +71,14 @@ Status RunTests(const BenchFlags& flags, uint64_t kv_bytes_per_position, const T
 int RunBench(const BenchFlags& flags) {
   if (flags.output != "md" && flags.output != "json") return ReportError(InvalidArgument("-o must be md or json"));
   if (flags.repetitions < 1) return ReportError(InvalidArgument("-r must be at least 1"));
-  int64_t longest_test = 1, deepest = 0;
-  for (int64_t n : flags.prompt) longest_test = std::max(longest_test, n);
-  for (int64_t n : flags.gen) longest_test = std::max(longest_test, n);
+  int64_t longest_test = 0, deepest = 0;
+  for (const auto& [name, lengths] : {std::pair{"-p", &flags.prompt}, std::pair{"-n", &flags.gen}}) {
+    for (int64_t n : *lengths) {
+      if (n < 0) return ReportError(InvalidArgument(std::string(name) + " must not be negative (0 skips the test)"));
+      longest_test = std::max(longest_test, n);
+    }
+  }
+  if (longest_test == 0) return ReportError(InvalidArgument("nothing to measure: every -p and -n length is 0"));
   for (int64_t d : flags.depth) {
     if (d < 0) return ReportError(InvalidArgument("-d must not be negative"));
     deepest = std::max(deepest, d);
@@ -85,7 +90,7 @@ int RunBench(const BenchFlags& flags) {
   auto kv_types = ResolveKvCacheTypes(flags.kv_cache, model.config());
   if (!kv_types.ok()) return ReportError(kv_types.status());
 
-  ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
+  ThreadPool pool(ThreadCount(flags.threads));
   const uint64_t bytes_per_token = WeightBytesPerToken(model);
   std::vector<BenchResult> results;
   std::string cpu_isa(cpu::IsaName(cpu::BestIsa()));

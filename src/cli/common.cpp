@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <map>
+#include <thread>
 
 #include "backend/cuda/cuda_runtime.h"
 #include "cli/progress.h"
@@ -173,6 +174,16 @@ int ReportError(const Status& status) {
     case StatusCode::kInvalidArgument: return 2;
     default: return 1;
   }
+}
+
+int ThreadCount(int requested) {
+  if (requested <= 0) return ThreadPool::DefaultThreadCount();
+  const unsigned cpus = std::thread::hardware_concurrency();
+  if (cpus > 0 && static_cast<unsigned>(requested) > cpus) {
+    std::fprintf(stderr, "riglm: warning: -t %d is more threads than the %u CPUs here: they take turns, slower than %u threads\n",
+                 requested, cpus, cpus);
+  }
+  return requested;
 }
 
 bool DevicesAreGpus(const std::string& devices) {

@@ -56,6 +56,10 @@ Result<PulledModel> PullWithProgress(const ModelRef& ref, HubOptions options);
 // with room for `gpu_context` positions (0: the model's context, at most 4096).
 Result<LoadedModel> LoadModel(const std::string& location, const LoadFlags& flags = {}, int64_t gpu_context = 0);
 
+// The -t value as a thread count: 0 or less, one per physical core. More than this machine's CPU
+// threads runs, slower, after a warning on stderr.
+int ThreadCount(int requested);
+
 // True when every --devices entry is a GPU: cuda, cuda:N, 3xcuda:0, ...
 bool DevicesAreGpus(const std::string& devices);
 

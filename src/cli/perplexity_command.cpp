@@ -34,7 +34,7 @@ int RunPerplexity(const PerplexityFlags& flags) {
   const std::vector<int32_t> tokens = tokenizer.Encode(buffer.str(), encode);
   const int32_t bos = tokenizer.vocab().add_bos ? tokenizer.vocab().bos_id : -1;
 
-  ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
+  ThreadPool pool(ThreadCount(flags.threads));
   std::fprintf(stderr, "perplexity: %zu tokens, %lld per chunk, %d threads\n", tokens.size(),
                static_cast<long long>(flags.context), pool.num_threads());
   auto estimate = ComputePerplexity(*loaded->model, pool, tokens, flags.context, bos, flags.max_chunks,

@@ -58,7 +58,7 @@ int Run(RunFlags flags) {
     prompt.push_back(tokenizer.vocab().bos_id);
   }
 
-  ThreadPool pool(flags.threads > 0 ? flags.threads : ThreadPool::DefaultThreadCount());
+  ThreadPool pool(ThreadCount(flags.threads));
   std::unique_ptr<Generator> generator;
   std::vector<PipelineStage> stages;
   if (loaded->gpu) {

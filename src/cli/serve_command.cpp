@@ -83,7 +83,7 @@ Result<std::unique_ptr<ServedModel>> LoadServed(const ServeFlags& flags, const s
   options.parallel = flags.parallel;
   options.context = ctx;
   options.kv_positions = kv_positions;
-  options.threads = flags.threads;
+  options.threads = ThreadCount(flags.threads);
   options.max_queue = flags.max_queue;
   options.kv_types = kv_types;
   options.stages = std::move(stages);
