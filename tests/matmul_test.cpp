@@ -54,8 +54,7 @@ TEST_P(MatMulTest, MatchesDequantizedFloat64OnEveryIsa) {
 
   for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
     if (!IsaAvailable(isa)) {
-      std::printf("[  SKIPPED ] %s: this CPU cannot run %s\n", std::string(DTypeName(type)).c_str(),
-                  std::string(IsaName(isa)).c_str());
+      testing::SayVariantNotRun(std::string(DTypeName(type)) + " on " + std::string(IsaName(isa)));
       continue;
     }
     SCOPED_TRACE(std::string(IsaName(isa)));
@@ -314,7 +313,7 @@ TEST(QuantizeActivationsTest, BlockTermsFollowTheirDefinition) {
     Q8_0BlockTermsScalar(c.offset, c.has_min, q.data(), blocks, scalar.data());
     EXPECT_EQ(expected, scalar) << "scalar, offset " << c.offset;
     if (!IsaAvailable(Isa::kAvx2)) {
-      std::printf("[ SKIPPED  ] avx2 block terms: not available on this CPU\n");
+      testing::SayVariantNotRun("avx2 block terms");
       continue;
     }
     Q8_0BlockTermsAvx2(c.offset, c.has_min, q.data(), blocks, avx2.data());

@@ -107,7 +107,7 @@ TEST(OpsTest, SwiGluMatchesReference) {
   for (int64_t i = 0; i < n; ++i) want[i] = gate[i] / (1.0 + std::exp(-static_cast<double>(gate[i]))) * up[i];
   for (bool vector : {false, true}) {
     if (vector && !IsaAvailable(Isa::kAvx2)) {
-      std::printf("[  SKIPPED ] swiglu avx2: not available on this CPU\n");
+      testing::SayVariantNotRun("swiglu avx2");
       continue;
     }
     std::vector<float> out(n);
@@ -159,7 +159,7 @@ TEST(OpsTest, AttentionWithGqaAndLongCacheMatchesReference) {
       const uint64_t row_bytes = RowBytes(kv_type, kv_width);
       for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni}) {
         if (!IsaAvailable(isa)) {
-          std::printf("[  SKIPPED ] attention %s: not available on this CPU\n", std::string(IsaName(isa)).c_str());
+          testing::SayVariantNotRun("attention " + std::string(IsaName(isa)));
           continue;
         }
         std::vector<float> out(q_heads * head_dim);

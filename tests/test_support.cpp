@@ -186,4 +186,8 @@ std::string ReadFileBytes(const std::string& path) {
   return buffer.str();
 }
 
+void SayVariantNotRun(const std::string& variant) {
+  std::printf("[   INFO   ] not run: %s (this CPU cannot run it)\n", variant.c_str());
+}
+
 }  // namespace riglm::testing

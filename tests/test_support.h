@@ -25,6 +25,11 @@ std::string Stories260KPath();
 std::string GreedyText(const LlamaModel& model, const std::string& prompt, int64_t n,
                        const std::vector<PipelineStage>& stages = {});
 
+// Names a variant (an ISA's kernel) this CPU cannot run, in a test whose other variants still run.
+// Not gtest's "[  SKIPPED ]" marker: ctest reports a test whose output holds it as skipped, and
+// passes it, even when its other variants failed.
+void SayVariantNotRun(const std::string& variant);
+
 // The whole content of a file.
 std::string ReadFileBytes(const std::string& path);
 
