@@ -185,5 +185,50 @@ TEST(OpsTest, AttentionWithGqaAndLongCacheMatchesReference) {
   }
 }
 
+// A prompt's run of tokens in one call: token t sees first + t keys, so later tokens' heads take
+// tiles the earlier ones stop short of, partial tiles included. Runs longer than the kernel takes
+// at once (7 tokens of 4 heads) and tokens with more heads than that (20). Against the scalar
+// kernel, one token and head at a time (itself checked against float64 above).
+TEST(OpsTest, AttendTokensMatchesOneTokenAtATime) {
+  const int head_dim = 64;
+  for (int heads_per_token : {4, 1, 20})
+  for (int num_tokens : {1, 3, 7})
+  for (int64_t first : {1, 5, 8, 30})
+  for (DType kv_type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
+    const int64_t num_keys = first + num_tokens - 1;
+    const int64_t q_stride = heads_per_token * head_dim + 16;  // rows of the batch, with room past the heads
+    const std::vector<float> q = RandomFloats(num_tokens * q_stride, 31, 1.0f);
+    const std::vector<float> keys = RandomFloats(num_keys * head_dim, 32, 1.0f);
+    const std::vector<float> values = RandomFloats(num_keys * head_dim, 33, 1.0f);
+    std::vector<uint8_t> key_bytes(RowBytes(kv_type, keys.size())), value_bytes(RowBytes(kv_type, values.size()));
+    QuantizeRow(kv_type, keys.data(), key_bytes.data(), static_cast<int64_t>(keys.size()));
+    QuantizeRow(kv_type, values.data(), value_bytes.data(), static_cast<int64_t>(values.size()));
+    const uint64_t row_bytes = RowBytes(kv_type, head_dim);
+    const KvView k{key_bytes.data(), kv_type, row_bytes}, v{value_bytes.data(), kv_type, row_bytes};
+    const float scale = 0.125f;
+    std::vector<double> want(q.size(), 0.0);
+    std::vector<float> one(head_dim);
+    for (int t = 0; t < num_tokens; ++t) {
+      for (int h = 0; h < heads_per_token; ++h) {
+        const int64_t at = t * q_stride + h * head_dim;
+        AttendOneHeadScalar(q.data() + at, k, v, first + t, head_dim, scale, one.data());
+        for (int d = 0; d < head_dim; ++d) want[at + d] = one[d];
+      }
+    }
+    const std::string what = std::string(DTypeName(kv_type)) + ", " + std::to_string(num_tokens) + " tokens of " +
+                             std::to_string(heads_per_token) + " heads from " + std::to_string(first) + " keys";
+    std::vector<float> out(q.size(), 0.0f);
+    AttendTokens(q.data(), q_stride, num_tokens, heads_per_token, k, v, first, head_dim, scale, out.data());
+    EXPECT_LT(MaxRelativeError(out, want), 1e-5) << what << ", dispatched";
+    if (!IsaAvailable(Isa::kAvx2)) {
+      testing::SayVariantNotRun("attention of several tokens, avx2");
+      continue;
+    }
+    std::fill(out.begin(), out.end(), 0.0f);
+    AttendTokensAvx2(q.data(), q_stride, num_tokens, heads_per_token, k, v, first, head_dim, scale, out.data());
+    EXPECT_LT(MaxRelativeError(out, want), 1e-5) << what << ", avx2";
+  }
+}
+
 }  // namespace
 }  // namespace riglm::cpu

@@ -134,18 +134,35 @@ void ForwardPass::Attention(int64_t layer_idx, const Batch& batch, KvCache& cach
 
   const int64_t group = config_.head_count / config_.head_count_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  // One item per token and KV head: its query heads read the cached keys and values once.
-  // Sequences of a batch differ in length, so items are balanced between threads.
+  // A prompt's tokens go in runs (consecutive positions of one sequence), as many as fill the
+  // kernel's heads: the run reads each cached key and value once for all its tokens (prompts after
+  // 4096 cached positions spent 46% of their time in attention, 14% converting the cache to float).
+  // One item per run and KV head; sequences of a batch differ in length, so items are balanced
+  // between threads.
+  const int max_run = static_cast<int>(std::max<int64_t>(1, cpu::kAttendHeadsAtOnce / group));
+  attention_runs_.clear();
+  for (int64_t t = 0; t < n; ++t) {
+    if (!attention_runs_.empty()) {
+      AttentionRun& run = attention_runs_.back();
+      if (run.tokens < max_run && batch.seq_ids[t] == batch.seq_ids[run.first] &&
+          batch.positions[t] == batch.positions[run.first] + run.tokens) {
+        ++run.tokens;
+        continue;
+      }
+    }
+    attention_runs_.push_back({t, 1});
+  }
   const int64_t kv_heads = config_.head_count_kv;
-  pool_.ParallelForBalanced(n * kv_heads, 1, [&](int64_t begin, int64_t end) {
+  const int64_t items = static_cast<int64_t>(attention_runs_.size()) * kv_heads;
+  pool_.ParallelForBalanced(items, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t t = item / kv_heads;
+      const AttentionRun& run = attention_runs_[item / kv_heads];
       const int64_t kv_head = item % kv_heads;
-      const int seq = batch.seq_ids[t];
-      const int64_t offset = t * q_width + kv_head * group * head_dim;
-      cpu::AttendHeads(q_.data() + offset, static_cast<int>(group), cache.keys(seq, layer_idx, kv_head),
-                       cache.values(seq, layer_idx, kv_head), batch.positions[t] + 1, head_dim, scale,
-                       attn_out_.data() + offset);
+      const int seq = batch.seq_ids[run.first];
+      const int64_t offset = run.first * q_width + kv_head * group * head_dim;
+      cpu::AttendTokens(q_.data() + offset, q_width, run.tokens, static_cast<int>(group),
+                        cache.keys(seq, layer_idx, kv_head), cache.values(seq, layer_idx, kv_head),
+                        batch.positions[run.first] + 1, head_dim, scale, attn_out_.data() + offset);
     }
   });
 }

@@ -70,6 +70,11 @@ class ForwardPass {
   std::vector<float> k_;         // [batch, kv_width]
   std::vector<float> v_;         // [batch, kv_width]
   std::vector<float> attn_out_;  // [batch, q_width]
+  struct AttentionRun {
+    int64_t first;  // batch index of its first token
+    int tokens;
+  };
+  std::vector<AttentionRun> attention_runs_;  // a batch's runs of one sequence's consecutive positions
   std::vector<float> proj_;      // [batch, embedding]
   std::vector<float> gate_;      // [batch, ffn]
   std::vector<float> up_;        // [batch, ffn]

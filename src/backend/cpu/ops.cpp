@@ -141,4 +141,16 @@ void AttendHeads(const float* q, int num_heads, KvView keys, KvView values, int6
   }
 }
 
+void AttendTokens(const float* q, int64_t q_stride, int num_tokens, int heads_per_token, KvView keys, KvView values,
+                  int64_t first_num_keys, int head_dim, float scale, float* out) {
+  // The AVX-512 kernel takes one token at a time (not yet taught the several-token form).
+  if (head_dim % 8 == 0 && head_dim <= kMaxAttendHeadDim && BestIsa() == Isa::kAvx2) {
+    AttendTokensAvx2(q, q_stride, num_tokens, heads_per_token, keys, values, first_num_keys, head_dim, scale, out);
+    return;
+  }
+  for (int t = 0; t < num_tokens; ++t) {
+    AttendHeads(q + t * q_stride, heads_per_token, keys, values, first_num_keys + t, head_dim, scale, out + t * q_stride);
+  }
+}
+
 }  // namespace riglm::cpu

@@ -64,11 +64,21 @@ void AttendOneHeadScalar(const float* q, KvView keys, KvView values, int64_t num
 // attention): q and out hold the heads one after another, head_dim apart.
 void AttendHeads(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
                  float scale, float* out);
+// Consecutive tokens of one sequence (a prompt's) against the same cached keys and values: token t
+// has `heads_per_token` query heads at q + t * q_stride, head_dim apart, its outputs at the same
+// offsets from `out`, and sees the first first_num_keys + t keys. AttendHeads per token, but the
+// AVX2 kernel reads (and converts) each cached row once for several tokens.
+void AttendTokens(const float* q, int64_t q_stride, int num_tokens, int heads_per_token, KvView keys, KvView values,
+                  int64_t first_num_keys, int head_dim, float scale, float* out);
+// How many query heads the AVX2 kernel takes at once: a run of 16 / heads_per_token tokens fills it.
+constexpr int kAttendHeadsAtOnce = 16;
 constexpr int kMaxAttendHeadDim = 512;
 // AVX2 + F16C; REQUIRES: head_dim % 8 == 0, head_dim <= kMaxAttendHeadDim and a CPU that has
 // them. Defined in kernels/avx2/.
 void AttendHeadsAvx2(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
                      float scale, float* out);
+void AttendTokensAvx2(const float* q, int64_t q_stride, int num_tokens, int heads_per_token, KvView keys,
+                      KvView values, int64_t first_num_keys, int head_dim, float scale, float* out);
 // AVX-512 (the packed kernels' ISA level); REQUIRES: head_dim % 16 == 0, head_dim <=
 // kMaxAttendHeadDim and a CPU that has it. Defined in kernels/avx512/.
 void AttendHeadsAvx512(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,

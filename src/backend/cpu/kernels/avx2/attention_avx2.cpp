@@ -40,7 +40,7 @@ inline float HorizontalMax(__m256 v) {
 // them (grouped-query attention); for each head: the 8 scores, one rescale of its output if its
 // maximum grew, then the 8 softmax weights in one vector exp.
 constexpr int kTileKeys = 8;
-constexpr int kMaxHeads = 16;
+constexpr int kMaxHeads = kAttendHeadsAtOnce;
 
 template <DType kType>
 void ConvertTile(const KvView& view, int64_t j0, int count, int head_dim, float* tile) {
@@ -51,24 +51,43 @@ void ConvertTile(const KvView& view, int64_t j0, int count, int head_dim, float*
   std::fill(tile + count * head_dim, tile + kTileKeys * head_dim, 0.0f);  // the last tile's unused rows
 }
 
+// Query heads that share one KV head, each with its own output and its own number of visible
+// keys: the heads of one token see the same keys; those of a prompt's later tokens see more.
+struct HeadSet {
+  const float* q[kMaxHeads];
+  float* out[kMaxHeads];
+  int64_t num_keys[kMaxHeads];
+  int count = 0;
+
+  void Add(const float* head_q, float* head_out, int64_t keys) {
+    q[count] = head_q;
+    out[count] = head_out;
+    num_keys[count] = keys;
+    ++count;
+  }
+};
+
 template <DType kKey, DType kValue>
-void Attend(const float* q, int num_heads, const KvView& keys, const KvView& values, int64_t num_keys, int head_dim,
-            float scale, float* out) {
+void Attend(const HeadSet& heads, const KvView& keys, const KvView& values, int head_dim, float scale) {
   float running_max[kMaxHeads], running_sum[kMaxHeads];
-  for (int h = 0; h < num_heads; ++h) {
+  int64_t num_keys = 0;
+  for (int h = 0; h < heads.count; ++h) {
     running_max[h] = -std::numeric_limits<float>::infinity();
     running_sum[h] = 0.0f;
+    std::fill(heads.out[h], heads.out[h] + head_dim, 0.0f);
+    num_keys = std::max(num_keys, heads.num_keys[h]);
   }
-  std::fill(out, out + num_heads * head_dim, 0.0f);
   alignas(32) float key_tile[kTileKeys * kMaxAttendHeadDim], value_tile[kTileKeys * kMaxAttendHeadDim];
   alignas(32) float scores[kTileKeys], weights[kTileKeys];
   for (int64_t j0 = 0; j0 < num_keys; j0 += kTileKeys) {
-    const int count = static_cast<int>(std::min<int64_t>(kTileKeys, num_keys - j0));
-    ConvertTile<kKey>(keys, j0, count, head_dim, key_tile);
-    ConvertTile<kValue>(values, j0, count, head_dim, value_tile);
-    for (int h = 0; h < num_heads; ++h) {
-      const float* qh = q + h * head_dim;
-      float* oh = out + h * head_dim;
+    const int tile_count = static_cast<int>(std::min<int64_t>(kTileKeys, num_keys - j0));
+    ConvertTile<kKey>(keys, j0, tile_count, head_dim, key_tile);
+    ConvertTile<kValue>(values, j0, tile_count, head_dim, value_tile);
+    for (int h = 0; h < heads.count; ++h) {
+      if (heads.num_keys[h] <= j0) continue;  // a token earlier in the prompt: the tile is past its causal end
+      const int count = static_cast<int>(std::min<int64_t>(tile_count, heads.num_keys[h] - j0));
+      const float* qh = heads.q[h];
+      float* oh = heads.out[h];
       // The 8 dot products side by side, then reduced together: lane i of `s` is key i's score.
       __m256 dots[kTileKeys];
       for (int i = 0; i < kTileKeys; ++i) dots[i] = _mm256_setzero_ps();
@@ -102,22 +121,51 @@ void Attend(const float* q, int num_heads, const KvView& keys, const KvView& val
       }
     }
   }
-  for (int h = 0; h < num_heads; ++h) {
+  for (int h = 0; h < heads.count; ++h) {
     if (running_sum[h] <= 0.0f) continue;
     const __m256 inv = _mm256_set1_ps(1.0f / running_sum[h]);
-    float* oh = out + h * head_dim;
+    float* oh = heads.out[h];
     for (int d = 0; d < head_dim; d += 8) _mm256_storeu_ps(oh + d, _mm256_mul_ps(_mm256_loadu_ps(oh + d), inv));
   }
+}
+
+void AttendSet(const HeadSet& heads, const KvView& keys, const KvView& values, int head_dim, float scale) {
+  WithKvTypes(keys.type, values.type, [&]<DType kKey, DType kValue>() {
+    Attend<kKey, kValue>(heads, keys, values, head_dim, scale);
+  });
 }
 
 }  // namespace
 
 void AttendHeadsAvx2(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
                      float scale, float* out) {
-  AttendHeadGroups(q, num_heads, keys, values, head_dim, kMaxHeads, out,
-                   [&]<DType kKey, DType kValue>(const float* qh, int n, float* oh) {
-                     Attend<kKey, kValue>(qh, n, keys, values, num_keys, head_dim, scale, oh);
-                   });
+  for (int h0 = 0; h0 < num_heads; h0 += kMaxHeads) {
+    HeadSet heads;
+    for (int h = h0; h < std::min(num_heads, h0 + kMaxHeads); ++h) heads.Add(q + h * head_dim, out + h * head_dim, num_keys);
+    AttendSet(heads, keys, values, head_dim, scale);
+  }
+}
+
+void AttendTokensAvx2(const float* q, int64_t q_stride, int num_tokens, int heads_per_token, KvView keys,
+                      KvView values, int64_t first_num_keys, int head_dim, float scale, float* out) {
+  if (heads_per_token > kMaxHeads) {
+    for (int t = 0; t < num_tokens; ++t) {
+      AttendHeadsAvx2(q + t * q_stride, heads_per_token, keys, values, first_num_keys + t, head_dim, scale,
+                      out + t * q_stride);
+    }
+    return;
+  }
+  // As many whole tokens as the kernel takes heads: each tile of the cache is converted once for all.
+  const int tokens_per_set = kMaxHeads / heads_per_token;
+  for (int t0 = 0; t0 < num_tokens; t0 += tokens_per_set) {
+    HeadSet heads;
+    for (int t = t0; t < std::min(num_tokens, t0 + tokens_per_set); ++t) {
+      for (int h = 0; h < heads_per_token; ++h) {
+        heads.Add(q + t * q_stride + h * head_dim, out + t * q_stride + h * head_dim, first_num_keys + t);
+      }
+    }
+    AttendSet(heads, keys, values, head_dim, scale);
+  }
 }
 
 }  // namespace riglm::cpu
