@@ -139,33 +139,24 @@ void AttendSet(const HeadSet& heads, const KvView& keys, const KvView& values, i
 
 void AttendHeadsAvx2(const float* q, int num_heads, KvView keys, KvView values, int64_t num_keys, int head_dim,
                      float scale, float* out) {
-  for (int h0 = 0; h0 < num_heads; h0 += kMaxHeads) {
-    HeadSet heads;
-    for (int h = h0; h < std::min(num_heads, h0 + kMaxHeads); ++h) heads.Add(q + h * head_dim, out + h * head_dim, num_keys);
-    AttendSet(heads, keys, values, head_dim, scale);
-  }
+  AttendTokensAvx2(q, /*q_stride=*/0, /*num_tokens=*/1, num_heads, keys, values, num_keys, head_dim, scale, out);
 }
 
 void AttendTokensAvx2(const float* q, int64_t q_stride, int num_tokens, int heads_per_token, KvView keys,
                       KvView values, int64_t first_num_keys, int head_dim, float scale, float* out) {
-  if (heads_per_token > kMaxHeads) {
-    for (int t = 0; t < num_tokens; ++t) {
-      AttendHeadsAvx2(q + t * q_stride, heads_per_token, keys, values, first_num_keys + t, head_dim, scale,
-                      out + t * q_stride);
-    }
-    return;
-  }
-  // As many whole tokens as the kernel takes heads: each tile of the cache is converted once for all.
-  const int tokens_per_set = kMaxHeads / heads_per_token;
-  for (int t0 = 0; t0 < num_tokens; t0 += tokens_per_set) {
-    HeadSet heads;
-    for (int t = t0; t < std::min(num_tokens, t0 + tokens_per_set); ++t) {
-      for (int h = 0; h < heads_per_token; ++h) {
-        heads.Add(q + t * q_stride + h * head_dim, out + t * q_stride + h * head_dim, first_num_keys + t);
+  // Heads go to the kernel kMaxHeads at a time, whichever tokens they belong to (each carries its
+  // own causal end): every tile of the cache is converted once for all of them.
+  HeadSet heads;
+  for (int t = 0; t < num_tokens; ++t) {
+    for (int h = 0; h < heads_per_token; ++h) {
+      heads.Add(q + t * q_stride + h * head_dim, out + t * q_stride + h * head_dim, first_num_keys + t);
+      if (heads.count == kMaxHeads) {
+        AttendSet(heads, keys, values, head_dim, scale);
+        heads.count = 0;
       }
     }
-    AttendSet(heads, keys, values, head_dim, scale);
   }
+  if (heads.count > 0) AttendSet(heads, keys, values, head_dim, scale);
 }
 
 }  // namespace riglm::cpu
